@@ -1,0 +1,29 @@
+"""URLs. The app lives under ``settings.URL_PREFIX`` ("CRM/" by default, as in the club's manual)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import admin
+from django.urls import URLPattern, URLResolver, include, path
+from django.views.generic import RedirectView
+
+
+def build(prefix: str) -> list[URLPattern | URLResolver]:
+    app = [
+        path("", include("crm.accounts.urls")),
+        path("", include("crm.core.urls")),
+        path("django-admin/", admin.site.urls),
+    ]
+    if not prefix:
+        return app
+    return [
+        path(prefix, include(app)),
+        path("", RedirectView.as_view(url=f"/{prefix}", permanent=False)),
+    ]
+
+
+urlpatterns = build(settings.URL_PREFIX)
+
+handler403 = "crm.core.errors.permission_denied"
+handler404 = "crm.core.errors.page_not_found"
+handler500 = "crm.core.errors.server_error"

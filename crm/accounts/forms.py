@@ -1,0 +1,158 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib.auth.forms import PasswordChangeForm as DjangoPasswordChangeForm
+from django.contrib.auth.models import Permission
+from django.db.models import Q, QuerySet
+from django.utils.translation import gettext_lazy as _
+
+from crm.core.lists import ListFilterForm
+from crm.core.menu import menu
+from crm.core.scope import DataScope
+
+from .models import Department, Position, Role, User
+
+
+class LoginForm(forms.Form):
+    username = forms.CharField(
+        label=_("姓名"),
+        max_length=64,
+        widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "username", "placeholder": _("中文姓名全称")}),
+    )
+    password = forms.CharField(
+        label=_("密码"), strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+    )
+
+
+class PasswordChangeForm(DjangoPasswordChangeForm):
+    error_messages = {
+        **DjangoPasswordChangeForm.error_messages,
+        "password_incorrect": _("原密码不正确,请重新输入。"),
+        "password_mismatch": _("两次输入的新密码不一致。"),
+    }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["old_password"].label = _("原密码")
+        self.fields["new_password1"].label = _("新密码")
+        self.fields["new_password2"].label = _("确认新密码")
+
+
+class UserFilterForm(ListFilterForm):
+    q = forms.CharField(label=_("姓名或登录名"), required=False, max_length=32)
+    department = forms.ModelChoiceField(label=_("部门"), queryset=Department.objects.all(), required=False)
+    is_active = forms.ChoiceField(
+        label=_("状态"), required=False, choices=[("", _("全部")), ("1", _("在用")), ("0", _("已停用"))]
+    )
+
+    def filter_q(self, qs: QuerySet, value: str) -> QuerySet:
+        return qs.filter(Q(full_name__contains=value) | Q(username__contains=value))
+
+    def filter_department(self, qs: QuerySet, value: Department) -> QuerySet:
+        return qs.filter(department__path__startswith=value.path)
+
+    def filter_is_active(self, qs: QuerySet, value: str) -> QuerySet:
+        return qs.filter(is_active=value == "1")
+
+
+class UserForm(forms.ModelForm):
+    class Meta:
+        model = User
+        fields = ["full_name", "username", "mobile", "department", "position", "roles", "is_active"]
+        widgets = {"roles": forms.CheckboxSelectMultiple}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["username"].required = False
+        self.fields["username"].help_text = _("留空则使用姓名;与他人同名时系统自动加上部门,例如「张伟(销售二组)」。")
+        self.fields["department"].queryset = Department.objects.order_by("path")
+        self.fields["department"].required = True
+
+    def clean_username(self) -> str:
+        value = (self.cleaned_data.get("username") or "").strip()
+        if self.instance.pk and not value:
+            raise forms.ValidationError(_("请填写登录名。"))
+        return value
+
+    def clean_full_name(self) -> str:
+        value = (self.cleaned_data.get("full_name") or "").strip()
+        if not value:
+            raise forms.ValidationError(_("请填写姓名。"))
+        return value
+
+
+class DepartmentForm(forms.ModelForm):
+    class Meta:
+        model = Department
+        fields = ["name", "parent", "manager", "sort"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        parents = Department.objects.order_by("path")
+        if self.instance.pk:
+            parents = parents.exclude(path__startswith=self.instance.path)
+        self.fields["parent"].queryset = parents
+        self.fields["manager"].queryset = User.objects.filter(is_active=True).order_by("full_name")
+
+    def validate_unique(self) -> None:
+        # Uniqueness of (parent, name) is checked by the service against the final parent.
+        pass
+
+
+class PositionForm(forms.ModelForm):
+    class Meta:
+        model = Position
+        fields = ["name", "sort"]
+
+
+def grouped_permissions() -> list[tuple[str, list[Permission]]]:
+    """Every assignable permission grouped under the menu node it belongs to, in menu order."""
+    groups: list[tuple[str, list[Permission]]] = []
+    wanted: list[tuple[str, list[str]]] = []
+    for node, depth in menu.walk():
+        if node.all_permissions:
+            wanted.append(("  " * depth + str(node.label), list(node.all_permissions)))
+    codes = {p for _label, perms in wanted for p in perms}
+    by_code: dict[str, Permission] = {}
+    q = Q()
+    for code in codes:
+        app, codename = code.split(".", 1)
+        q |= Q(content_type__app_label=app, codename=codename)
+    if codes:
+        for perm in Permission.objects.filter(q).select_related("content_type"):
+            by_code[f"{perm.content_type.app_label}.{perm.codename}"] = perm
+    for label, perms in wanted:
+        found = [by_code[c] for c in perms if c in by_code]
+        if found:
+            groups.append((label, found))
+    return groups
+
+
+class RoleForm(forms.ModelForm):
+    permissions = forms.ModelMultipleChoiceField(
+        label=_("功能权限"),
+        queryset=Permission.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    class Meta:
+        model = Role
+        fields = ["name", "description", "data_scope"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.groups = grouped_permissions()
+        ids = [p.pk for _label, perms in self.groups for p in perms]
+        self.fields["permissions"].queryset = Permission.objects.filter(pk__in=ids)
+        self.fields["data_scope"].choices = DataScope.choices
+        if self.instance.pk:
+            self.initial["permissions"] = list(self.instance.permissions.values_list("pk", flat=True))
+
+    def permission_groups(self) -> list[tuple[str, list[tuple[Permission, bool]]]]:
+        chosen = {
+            str(v) for v in (self.data.getlist("permissions") if self.is_bound else self.initial.get("permissions", []))
+        }
+        return [(label, [(p, str(p.pk) in chosen) for p in perms]) for label, perms in self.groups]

@@ -1,0 +1,228 @@
+"""Writes for people and organisation. Each service validates, writes in one transaction and audits."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+from typing import Any
+
+from axes.utils import reset as axes_reset
+from django.conf import settings
+from django.contrib.auth import update_session_auth_hash
+from django.contrib.auth.models import Permission
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from crm.core.audit import audit, diff, snapshot
+from crm.core.models import AuditAction
+
+from .models import Department, Position, Role, User
+
+USER_FIELDS = ("username", "full_name", "mobile", "department", "position", "roles", "is_active")
+DEPARTMENT_FIELDS = ("name", "parent", "manager", "sort")
+ROLE_FIELDS = ("name", "description", "data_scope", "permissions")
+
+
+def new_initial_password() -> str:
+    configured = settings.CRM_INITIAL_PASSWORD
+    if configured == "random":
+        return f"{secrets.randbelow(10**8):08d}"
+    return configured
+
+
+def suggest_username(full_name: str, department: Department | None) -> str:
+    """The full name, or for a second person of that name ``姓名(部门)``."""
+    if not User.objects.filter(username=full_name).exists():
+        return full_name
+    base = f"{full_name}({department.name})" if department else full_name
+    candidate, n = base, 2
+    while User.objects.filter(username=candidate).exists():
+        candidate, n = f"{base}{n}", n + 1
+    return candidate
+
+
+def _set_initial_password(user: User) -> str:
+    password = new_initial_password()
+    user.set_password(password)
+    user.initial_password_set_at = timezone.now()
+    return password
+
+
+@transaction.atomic
+def user_create(
+    *,
+    actor: Any,
+    full_name: str,
+    username: str = "",
+    mobile: str = "",
+    department: Department | None = None,
+    position: Position | None = None,
+    roles: Iterable[Role] = (),
+    is_active: bool = True,
+    request: HttpRequest | None = None,
+) -> tuple[User, str]:
+    """Create a person with the initial password; returns the user and that password (to show once)."""
+    full_name = full_name.strip()
+    username = (username or "").strip() or suggest_username(full_name, department)
+    if User.objects.filter(username=username).exists():
+        raise ValidationError({"username": _("登录名「%(name)s」已被使用,请换一个。") % {"name": username}})
+    user = User(
+        username=username,
+        full_name=full_name,
+        mobile=mobile,
+        department=department,
+        position=position,
+        is_active=is_active,
+    )
+    password = _set_initial_password(user)
+    user.full_clean(exclude=["password"])
+    user.save()
+    user.roles.set(roles)
+    audit(
+        actor=actor,
+        action=AuditAction.CREATE,
+        obj=user,
+        changes=diff({}, snapshot(user, USER_FIELDS)),
+        request=request,
+    )
+    return user, password
+
+
+@transaction.atomic
+def user_update(*, actor: Any, user: User, data: dict[str, Any], request: HttpRequest | None = None) -> User:
+    """Change a person's data (the administration page's edit)."""
+    before = snapshot(user, USER_FIELDS)
+    roles = data.pop("roles", None)
+    for name, value in data.items():
+        setattr(user, name, value)
+    user.full_clean(exclude=["password"])
+    user.save()
+    if roles is not None:
+        user.roles.set(roles)
+    changes = diff(before, snapshot(user, USER_FIELDS))
+    if changes:
+        audit(actor=actor, action=AuditAction.UPDATE, obj=user, changes=changes, request=request)
+    # A deactivated person's sessions end by themselves: the auth backend refuses inactive users.
+    return user
+
+
+@transaction.atomic
+def user_reset_password(*, actor: Any, user: User, request: HttpRequest | None = None) -> str:
+    password = _set_initial_password(user)
+    user.save(update_fields=["password", "initial_password_set_at"])
+    axes_reset(username=user.username)
+    # The new password hash invalidates every existing session of this person.
+    audit(actor=actor, action=AuditAction.PASSWORD_RESET, obj=user, request=request)
+    return password
+
+
+def user_unlock(*, actor: Any, user: User, request: HttpRequest | None = None) -> int:
+    """Lift the login lock of a person (all IPs). Returns the number of lock records removed."""
+    removed = axes_reset(username=user.username)
+    audit(actor=actor, action=AuditAction.UNLOCK, obj=user, request=request)
+    return removed
+
+
+@transaction.atomic
+def password_change(*, user: User, new_password: str, request: HttpRequest) -> None:
+    """Set the person's own new password; the session is rotated and other sessions end."""
+    user.set_password(new_password)
+    user.initial_password_set_at = None
+    user.password_changed_at = timezone.now()
+    user.save(update_fields=["password", "initial_password_set_at", "password_changed_at"])
+    update_session_auth_hash(request, user)
+    audit(actor=user, action=AuditAction.PASSWORD_CHANGE, obj=user, request=request)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Departments
+# ---------------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def department_save(
+    *, actor: Any, department: Department, data: dict[str, Any], request: HttpRequest | None = None
+) -> Department:
+    """Create or change a department; moving it moves its whole subtree."""
+    created = department.pk is None
+    before = {} if created else snapshot(department, DEPARTMENT_FIELDS)
+    old_path = department.path
+    for name, value in data.items():
+        setattr(department, name, value)
+    parent = department.parent
+    if parent is not None and department.pk is not None and f"/{department.pk}/" in parent.path:
+        raise ValidationError({"parent": _("上级部门不能是本部门或其下级部门。")})
+    department.full_clean(exclude=["path"])
+    department.save()
+    new_path = f"{parent.path if parent else '/'}{department.pk}/"
+    if new_path != old_path:
+        Department.objects.filter(pk=department.pk).update(path=new_path)
+        if not created:
+            for child in Department.objects.filter(path__startswith=old_path).exclude(pk=department.pk):
+                child.path = new_path + child.path[len(old_path) :]
+                child.save(update_fields=["path"])
+        department.path = new_path
+    changes = diff(before, snapshot(department, DEPARTMENT_FIELDS))
+    if created or changes:
+        action = AuditAction.CREATE if created else AuditAction.UPDATE
+        audit(actor=actor, action=action, obj=department, changes=changes, request=request)
+    return department
+
+
+@transaction.atomic
+def department_delete(*, actor: Any, department: Department, request: HttpRequest | None = None) -> None:
+    if department.children.exists():
+        raise ValidationError(_("部门「%(name)s」还有下级部门,不能删除。") % {"name": department.name})
+    if department.members.exists():
+        raise ValidationError(_("部门「%(name)s」还有人员,不能删除。") % {"name": department.name})
+    audit(actor=actor, action=AuditAction.DELETE, obj=department, request=request)
+    department.delete()
+
+
+# ---------------------------------------------------------------------------------------------------
+# Roles and positions
+# ---------------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def role_save(
+    *,
+    actor: Any,
+    role: Role,
+    data: dict[str, Any],
+    permissions: Iterable[Permission] | None = None,
+    request: HttpRequest | None = None,
+) -> Role:
+    created = role.pk is None
+    before = {} if created else snapshot(role, ROLE_FIELDS)
+    for name, value in data.items():
+        setattr(role, name, value)
+    role.full_clean()
+    role.save()
+    if permissions is not None:
+        role.permissions.set(permissions)
+    changes = diff(before, snapshot(role, ROLE_FIELDS))
+    if created or changes:
+        action = AuditAction.CREATE if created else AuditAction.UPDATE
+        audit(actor=actor, action=action, obj=role, changes=changes, request=request)
+    return role
+
+
+@transaction.atomic
+def position_save(
+    *, actor: Any, position: Position, data: dict[str, Any], request: HttpRequest | None = None
+) -> Position:
+    created = position.pk is None
+    before = {} if created else snapshot(position, ("name", "sort"))
+    for name, value in data.items():
+        setattr(position, name, value)
+    position.full_clean()
+    position.save()
+    changes = diff(before, snapshot(position, ("name", "sort")))
+    if created or changes:
+        action = AuditAction.CREATE if created else AuditAction.UPDATE
+        audit(actor=actor, action=action, obj=position, changes=changes, request=request)
+    return position

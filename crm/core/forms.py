@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy as _
+
+from .lists import ListFilterForm
+from .models import AuditAction, DictItem, DictType
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(format="%Y-%m-%d", **kwargs)
+
+
+class AuditFilterForm(ListFilterForm):
+    actor = forms.ModelChoiceField(label=_("操作人"), queryset=get_user_model().objects.none(), required=False)
+    action = forms.ChoiceField(label=_("操作"), choices=[("", _("全部")), *AuditAction.choices], required=False)
+    date_from = forms.DateField(label=_("开始日期"), required=False, widget=DateInput())
+    date_to = forms.DateField(label=_("结束日期"), required=False, widget=DateInput())
+    object_repr = forms.CharField(label=_("对象"), required=False, max_length=50)
+
+    lookups = {"actor": "actor", "action": "action", "date_from": "at__date__gte", "date_to": "at__date__lte"}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["actor"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = get_user_model().objects.order_by("full_name")
+
+    def filter_object_repr(self, qs: QuerySet, value: str) -> QuerySet:
+        # Chinese has no case: ``contains`` rather than ``icontains`` (see DESIGN.md).
+        return qs.filter(object_repr__contains=value)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        start, end = data.get("date_from"), data.get("date_to")
+        if start and end and start > end:
+            self.add_error("date_to", _("结束日期不能早于开始日期。"))
+        return data
+
+
+class DictFilterForm(ListFilterForm):
+    q = forms.CharField(label=_("名称或编码"), required=False, max_length=50)
+
+    def filter_q(self, qs: QuerySet, value: str) -> QuerySet:
+        from django.db.models import Q
+
+        return qs.filter(Q(name__contains=value) | Q(code__contains=value))
+
+
+class DictTypeForm(forms.ModelForm):
+    class Meta:
+        model = DictType
+        fields = ["code", "name", "description"]
+
+
+DictItemFormSet = forms.inlineformset_factory(
+    DictType,
+    DictItem,
+    fields=["code", "label", "sort", "is_active"],
+    extra=3,
+    can_delete=True,
+)

@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from .scope import ScopedManager
+
+
+class TimeStampedModel(models.Model):
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class AuditAction(models.TextChoices):
+    CREATE = "create", _("新增")
+    UPDATE = "update", _("修改")
+    DELETE = "delete", _("删除")
+    LOGIN = "login", _("登录")
+    LOGIN_FAILED = "login_failed", _("登录失败")
+    LOGOUT = "logout", _("退出")
+    PASSWORD_CHANGE = "password_change", _("修改密码")
+    PASSWORD_RESET = "password_reset", _("重置密码")
+    EXPORT = "export", _("导出")
+    UNLOCK = "unlock", _("解锁")
+
+
+class AuditLog(models.Model):
+    """One row per business write, login event and export: who, when, what changed."""
+
+    at = models.DateTimeField(_("时间"), db_default=models.functions.Now(), db_index=False)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("操作人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    actor_name = models.CharField(_("操作人姓名"), max_length=64, blank=True)
+    action = models.CharField(_("操作"), max_length=20, choices=AuditAction.choices)
+    content_type = models.ForeignKey(
+        ContentType, verbose_name=_("对象类型"), null=True, blank=True, on_delete=models.SET_NULL
+    )
+    object_id = models.CharField(_("对象编号"), max_length=64, blank=True)
+    object_repr = models.CharField(_("对象"), max_length=200, blank=True)
+    changes = models.JSONField(_("变更内容"), default=dict, blank=True)
+    ip = models.GenericIPAddressField(_("IP 地址"), null=True, blank=True)
+
+    objects = ScopedManager()
+    scope_owner_fields = ("actor",)
+
+    class Meta:
+        verbose_name = _("审计日志")
+        verbose_name_plural = _("审计日志")
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["-at", "-id"], name="audit_at_idx"),
+            models.Index(fields=["actor", "-at", "-id"], name="audit_actor_at_idx"),
+            models.Index(fields=["action", "-at", "-id"], name="audit_action_at_idx"),
+            models.Index(fields=["content_type", "object_id"], name="audit_object_idx"),
+        ]
+        permissions = [("view_sensitive", _("查看完整手机号与身份证号"))]
+
+    def __str__(self) -> str:
+        return f"{self.actor_name} {self.get_action_display()} {self.object_repr}"
+
+
+class DictType(models.Model):
+    """A code/label list used by forms and filters (客户来源, 跟进方式, 兴趣爱好…)."""
+
+    code = models.SlugField(_("编码"), max_length=50, unique=True)
+    name = models.CharField(_("名称"), max_length=50, unique=True)
+    description = models.CharField(_("说明"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("数据字典")
+        verbose_name_plural = _("数据字典")
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DictItem(models.Model):
+    dict_type = models.ForeignKey(DictType, verbose_name=_("字典"), on_delete=models.CASCADE, related_name="items")
+    code = models.CharField(_("编码"), max_length=50)
+    label = models.CharField(_("名称"), max_length=50)
+    sort = models.PositiveIntegerField(_("排序"), default=0)
+    is_active = models.BooleanField(_("启用"), default=True)
+
+    class Meta:
+        verbose_name = _("字典项")
+        verbose_name_plural = _("字典项")
+        ordering = ["dict_type", "sort", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["dict_type", "code"], name="dictitem_code_unique"),
+            models.UniqueConstraint(fields=["dict_type", "label"], name="dictitem_label_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.label

@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms, template
+from django.utils.safestring import SafeString
+
+register = template.Library()
+
+
+@register.filter
+def widget(bound: forms.BoundField, extra: str = "") -> SafeString:
+    """Render a field's widget with Bootstrap's classes, marked invalid when it has errors."""
+    w = bound.field.widget
+    if isinstance(w, forms.CheckboxInput | forms.RadioSelect | forms.CheckboxSelectMultiple):
+        css = "form-check-input"
+    elif isinstance(w, forms.Select):
+        css = "form-select form-select-sm"
+    else:
+        css = "form-control form-control-sm"
+    if bound.errors:
+        css += " is-invalid"
+    attrs: dict[str, Any] = {"class": f"{css} {extra}".strip()}
+    if bound.errors:
+        attrs["aria-invalid"] = "true"
+        attrs["aria-describedby"] = f"{bound.auto_id}_error"
+    return bound.as_widget(attrs=attrs)
+
+
+@register.filter
+def is_checkbox(bound: forms.BoundField) -> bool:
+    return isinstance(bound.field.widget, forms.CheckboxInput)
+
+
+@register.filter
+def is_multi_checkbox(bound: forms.BoundField) -> bool:
+    return isinstance(bound.field.widget, forms.CheckboxSelectMultiple)
+
+
+@register.simple_tag
+def query_with(query: Any, **kwargs: Any) -> str:
+    """The list's query string with some parameters replaced (pagination, sorting)."""
+    q = query.copy()
+    for k, v in kwargs.items():
+        if v in (None, ""):
+            q.pop(k, None)
+        else:
+            q[k] = v
+    return q.urlencode()
+
+
+@register.filter
+def change_display(value: Any) -> str:
+    """An audited change ``[old, new]`` as "old → new"; anything else as it is."""
+    if isinstance(value, list) and len(value) == 2:
+        old, new = ("—" if v in (None, "", []) else v for v in value)
+        return f"{old} → {new}"
+    return str(value)

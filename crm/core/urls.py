@@ -1,0 +1,14 @@
+from django.urls import path
+
+from . import views
+
+app_name = "core"
+
+urlpatterns = [
+    path("", views.HomeView.as_view(), name="home"),
+    path("system/audit/", views.AuditListView.as_view(), name="audit_list"),
+    path("system/audit/<int:pk>/", views.AuditDetailView.as_view(), name="audit_detail"),
+    path("system/dictionaries/", views.DictListView.as_view(), name="dict_list"),
+    path("system/dictionaries/new/", views.DictEditView.as_view(), name="dict_create"),
+    path("system/dictionaries/<int:pk>/", views.DictEditView.as_view(), name="dict_edit"),
+]

@@ -1,0 +1,146 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from . import services
+from .forms import AuditFilterForm, DictFilterForm, DictItemFormSet, DictTypeForm
+from .lists import Column
+from .menu import menu
+from .models import AuditLog, DictType
+from .views_base import Button, CrmView, ObjectListView
+
+
+class HomeView(CrmView):
+    title = gettext_lazy("首页")
+    tab_key = "home"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        user = request.user
+        shortcuts = [n for top in menu.visible(user) for n in (top.children or [top]) if n.url and n.key != "home"]
+        return self.render_page("core/home.html", {"shortcuts": shortcuts, "me": user})
+
+
+class AuditListView(ObjectListView):
+    title = gettext_lazy("审计日志")
+    tab_key = "audit"
+    permission = "core.view_auditlog"
+    export_permission = "core.view_auditlog"
+    model = AuditLog
+    filter_form_class = AuditFilterForm
+    default_sort = "-at"
+    select_related = ("content_type",)
+    detail_url_name = "core:audit_detail"
+    columns = [
+        Column("at", gettext_lazy("时间"), sort="at"),
+        Column("actor_name", gettext_lazy("操作人")),
+        Column("action", gettext_lazy("操作"), accessor="get_action_display"),
+        Column("content_type", gettext_lazy("对象类型"), accessor="content_type.name"),
+        Column("object_repr", gettext_lazy("对象")),
+        Column("ip", gettext_lazy("IP 地址")),
+    ]
+
+    def row_title(self, obj: Any) -> str:
+        return _("审计 #%(id)s") % {"id": obj.pk}
+
+
+class AuditDetailView(CrmView):
+    permission = "core.view_auditlog"
+    title = gettext_lazy("审计详情")
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        entry = get_object_or_404(AuditLog.objects.for_user(request.user).select_related("content_type"), pk=pk)
+        self.tab_key = f"audit-{pk}"
+        return self.render_page("core/audit_detail.html", {"entry": entry})
+
+    def get_tab_key(self) -> str:
+        return self.tab_key
+
+
+class DictListView(ObjectListView):
+    title = gettext_lazy("数据字典")
+    tab_key = "dictionaries"
+    permission = "core.view_dicttype"
+    model = DictType
+    filter_form_class = DictFilterForm
+    default_sort = "code"
+    detail_url_name = "core:dict_edit"
+    toolbar = [
+        Button(
+            gettext_lazy("新增"),
+            "core:dict_create",
+            "core.add_dicttype",
+            "bi-plus-lg",
+            gettext_lazy("新增字典"),
+        )
+    ]
+    columns = [
+        Column("code", gettext_lazy("编码"), sort="code"),
+        Column("name", gettext_lazy("名称"), sort="name"),
+        Column("description", gettext_lazy("说明")),
+        Column("items", gettext_lazy("字典项"), accessor=lambda d: "、".join(i.label for i in d.items.all())),
+    ]
+
+    def get_queryset(self, action: str = "view") -> Any:
+        return super().get_queryset(action).prefetch_related("items")
+
+
+class DictEditView(CrmView):
+    permission = "core.view_dicttype"
+    title = gettext_lazy("数据字典")
+
+    def get_tab_key(self) -> str:
+        pk = self.kwargs.get("pk")
+        return f"dict-{pk}" if pk else "dict-new"
+
+    def get_object(self) -> DictType:
+        pk = self.kwargs.get("pk")
+        return get_object_or_404(DictType, pk=pk) if pk else DictType()
+
+    def get(self, request: HttpRequest, pk: int | None = None) -> HttpResponse:
+        obj = self.get_object()
+        return self.show(DictTypeForm(instance=obj), DictItemFormSet(instance=obj, prefix="items"))
+
+    def post(self, request: HttpRequest, pk: int | None = None) -> HttpResponse:
+        obj = self.get_object()
+        needed = "core.change_dicttype" if obj.pk else "core.add_dicttype"
+        if not request.user.has_perm(needed):
+            return self.refuse(_("您没有修改数据字典的权限。"))
+        form = DictTypeForm(request.POST, instance=obj)
+        items = DictItemFormSet(request.POST, instance=obj, prefix="items")
+        if not (form.is_valid() and items.is_valid()):
+            return self.show(form, items, status=422)
+        saved = services.dict_type_save(actor=request.user, form=form, items=items, request=request)
+        messages.success(request, _("数据字典「%(name)s」已保存。") % {"name": saved.name})
+        if request.htmx:
+            return self.show(DictTypeForm(instance=saved), DictItemFormSet(instance=saved, prefix="items"))
+        return redirect(reverse("core:dict_edit", args=[saved.pk]))
+
+    def refuse(self, message: str) -> HttpResponse:
+        messages.error(self.request, message)
+        obj = self.get_object()
+        return self.show(DictTypeForm(instance=obj), DictItemFormSet(instance=obj, prefix="items"), status=403)
+
+    def show(self, form: DictTypeForm, items: Any, status: int = 200) -> HttpResponse:
+        obj = form.instance
+        context = {
+            "form": form,
+            "items": items,
+            "obj": obj,
+            "can_edit": self.request.user.has_perm("core.change_dicttype" if obj.pk else "core.add_dicttype"),
+        }
+        if obj.pk:
+            self.title = obj.name
+        return self.render_page("core/dict_form.html", context, status=status)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    from django.shortcuts import render
+
+    return render(request, "403_csrf.html", {"reason": reason}, status=403)

@@ -1,0 +1,204 @@
+"""The generic views every page is built from: permission check, htmx partials, the generic list."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+from django.conf import settings
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views import View
+
+from .audit import audit
+from .export import write_xlsx
+from .lists import Column, KeysetPaginator, ListFilterForm, capped_count, display
+from .masking import can_see_sensitive
+from .models import AuditAction
+
+
+@dataclass(frozen=True)
+class Button:
+    """A toolbar button; shown only to users holding ``permission``."""
+
+    label: Any
+    url_name: str
+    permission: str | None = None
+    icon: str = ""
+    tab_title: Any = None
+
+    def allowed(self, user: Any) -> bool:
+        return self.permission is None or user.has_perm(self.permission)
+
+
+class CrmView(LoginRequiredMixin, View):
+    """Login, one permission, and rendering as a whole page or as the partial htmx asks for."""
+
+    permission: ClassVar[str | None] = None
+    title: ClassVar[Any] = ""
+    tab_key: ClassVar[str] = ""
+    request: HttpRequest
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        if not request.user.is_authenticated:
+            return self.handle_no_permission()
+        if self.permission and not request.user.has_perm(self.permission):
+            raise PermissionDenied(_("您没有使用「%(title)s」的权限。") % {"title": self.title})
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_title(self) -> Any:
+        return self.title
+
+    def get_tab_key(self) -> str:
+        return self.tab_key or self.request.path
+
+    def render_page(self, template: str, context: dict[str, Any], partial: str = "content", **kw: Any) -> HttpResponse:
+        context.setdefault("page_title", self.get_title())
+        context.setdefault("tab_key", self.get_tab_key())
+        if getattr(self.request, "htmx", False) and not self.request.htmx.boosted:
+            return render(self.request, f"{template}#{partial}", context, **kw)
+        return render(self.request, template, context, **kw)
+
+
+class ObjectListView(CrmView):
+    """A list page from configuration: queryset through the data scope, search form, sortable columns,
+    keyset pagination, capped count, masking, double-click to the detail, export to Excel."""
+
+    model: ClassVar[Any]
+    columns: ClassVar[list[Column]]
+    filter_form_class: ClassVar[type[ListFilterForm]] = ListFilterForm
+    default_sort: ClassVar[str] = "-pk"
+    page_size: ClassVar[int] = 20
+    detail_url_name: ClassVar[str | None] = None
+    toolbar: ClassVar[list[Button]] = []
+    export_permission: ClassVar[str | None] = None
+    select_related: ClassVar[tuple[str, ...]] = ()
+    template_name: ClassVar[str] = "core/list.html"
+
+    # -- configuration hooks ----------------------------------------------------------------------
+    def get_queryset(self, action: str = "view") -> QuerySet:
+        manager = self.model.objects
+        # Business records go through the data scope; reference data (roles, dictionaries) is global
+        # and guarded by the page's permission alone.
+        qs = manager.for_user(self.request.user, action) if hasattr(manager, "for_user") else manager.all()
+        if self.select_related:
+            qs = qs.select_related(*self.select_related)
+        return qs
+
+    def detail_url(self, obj: Any) -> str | None:
+        return reverse(self.detail_url_name, args=[obj.pk]) if self.detail_url_name else None
+
+    def row_title(self, obj: Any) -> str:
+        return str(obj)
+
+    # -- machinery --------------------------------------------------------------------------------
+    def sort_options(self) -> dict[str, str]:
+        return {c.name: c.sort for c in self.columns if c.sort}
+
+    def current_sort(self) -> tuple[str, str, bool]:
+        """(column name or "", field, descending)."""
+        requested = self.request.GET.get("sort", "")
+        name = requested.lstrip("-")
+        options = self.sort_options()
+        if name in options:
+            return name, options[name], requested.startswith("-")
+        default = self.default_sort
+        field = default.lstrip("-")
+        col = next((c for c, f in options.items() if f == field), "")
+        return col, field, default.startswith("-")
+
+    def can_export(self) -> bool:
+        return bool(self.export_permission) and self.request.user.has_perm(self.export_permission)
+
+    def filtered(self, form: ListFilterForm, action: str = "view") -> QuerySet:
+        return form.filter(self.get_queryset(action))
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        form = self.filter_form_class(request.GET or None)
+        if request.GET.get("export") == "xlsx":
+            return self.export(form)
+        col, field, desc = self.current_sort()
+        paginator = KeysetPaginator(self.filtered(form), field, desc, self.page_size)
+        page = paginator.page(
+            after=request.GET.get("after") or None,
+            before=request.GET.get("before") or None,
+            last=request.GET.get("last") == "1",
+        )
+        count, more = capped_count(self.filtered(form))
+        unmasked = can_see_sensitive(request.user)
+        rows = [
+            {
+                "obj": obj,
+                "cells": [display(c.value(obj, unmasked=unmasked)) for c in self.columns],
+                "url": self.detail_url(obj),
+                "title": self.row_title(obj),
+            }
+            for obj in page.rows
+        ]
+        query = request.GET.copy()
+        for k in ("after", "before", "last", "export"):
+            query.pop(k, None)
+        uid = request.GET.get("_uid", "")
+        if not (uid.isalnum() and len(uid) <= 16):
+            uid = uuid.uuid4().hex[:8]
+        query["_uid"] = uid
+        context = {
+            "view": self,
+            "uid": uid,
+            "form": form,
+            "columns": self.columns,
+            "rows": rows,
+            "page": page,
+            "count": count,
+            "count_more": more,
+            "sort_col": col,
+            "sort_desc": desc,
+            "query": query,
+            "base_query": _without(query, "sort"),
+            "list_url": request.path,
+            "toolbar": [b for b in self.toolbar if b.allowed(request.user)],
+            "can_export": self.can_export(),
+        }
+        target = request.headers.get("HX-Target", "")
+        partial = "results" if target.startswith("results-") else "content"
+        return self.render_page(self.template_name, context, partial=partial)
+
+    def export(self, form: ListFilterForm) -> HttpResponse:
+        if not self.can_export():
+            raise PermissionDenied(_("您没有导出「%(title)s」的权限。") % {"title": self.get_title()})
+        _col, field, desc = self.current_sort()
+        qs = self.filtered(form, "export").order_by(f"-{field}" if desc else field, "-pk" if desc else "pk")
+        rows = qs[: settings.CRM_EXPORT_MAX_ROWS].iterator(chunk_size=2000)
+        unmasked = can_see_sensitive(self.request.user)
+        data, n = write_xlsx(str(self.get_title()), self.columns, rows, unmasked=unmasked)
+        audit(
+            actor=self.request.user,
+            action=AuditAction.EXPORT,
+            object_repr=str(self.get_title()),
+            changes={"filter": _plain_query(self.request.GET), "rows": n, "masked": not unmasked},
+            request=self.request,
+        )
+        stamp = timezone.localtime().strftime("%Y%m%d%H%M")
+        filename = f"{self.get_title()}_{stamp}.xlsx"
+        response = HttpResponse(data, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
+        return response
+
+
+def _without(query: QueryDict, *keys: str) -> QueryDict:
+    q = query.copy()
+    for k in keys:
+        q.pop(k, None)
+    return q
+
+
+def _plain_query(query: QueryDict) -> dict[str, str]:
+    return {k: v for k, v in query.items() if k not in ("export", "_uid") and v}
