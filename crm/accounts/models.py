@@ -165,5 +165,7 @@ class User(AbstractUser):
 
         return grant_for_user(self)
 
-    def data_grant(self, action: str) -> Grant:
+    def data_grant(self, action: str, *, fresh: bool = False) -> Grant:
+        if fresh:
+            self.__dict__.pop("_grant", None)
         return self._grant

@@ -16,8 +16,9 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm.core.audit import audit, diff, snapshot
+from crm.core.audit import audit, diff, snapshot, snapshot_stored
 from crm.core.models import AuditAction
+from crm.core.scope import ensure_in_scope
 
 from .models import Department, Position, Role, User
 
@@ -94,7 +95,7 @@ def user_create(
 @transaction.atomic
 def user_update(*, actor: Any, user: User, data: dict[str, Any], request: HttpRequest | None = None) -> User:
     """Change a person's data (the administration page's edit)."""
-    before = snapshot(user, USER_FIELDS)
+    before = snapshot_stored(user, USER_FIELDS)
     roles = data.pop("roles", None)
     for name, value in data.items():
         setattr(user, name, value)
@@ -102,6 +103,7 @@ def user_update(*, actor: Any, user: User, data: dict[str, Any], request: HttpRe
     user.save()
     if roles is not None:
         user.roles.set(roles)
+    ensure_in_scope(actor, user)
     changes = diff(before, snapshot(user, USER_FIELDS))
     if changes:
         audit(actor=actor, action=AuditAction.UPDATE, obj=user, changes=changes, request=request)
@@ -148,7 +150,7 @@ def department_save(
 ) -> Department:
     """Create or change a department; moving it moves its whole subtree."""
     created = department.pk is None
-    before = {} if created else snapshot(department, DEPARTMENT_FIELDS)
+    before = snapshot_stored(department, DEPARTMENT_FIELDS)
     old_path = department.path
     for name, value in data.items():
         setattr(department, name, value)
@@ -197,7 +199,7 @@ def role_save(
     request: HttpRequest | None = None,
 ) -> Role:
     created = role.pk is None
-    before = {} if created else snapshot(role, ROLE_FIELDS)
+    before = snapshot_stored(role, ROLE_FIELDS)
     for name, value in data.items():
         setattr(role, name, value)
     role.full_clean()
@@ -216,7 +218,7 @@ def position_save(
     *, actor: Any, position: Position, data: dict[str, Any], request: HttpRequest | None = None
 ) -> Position:
     created = position.pk is None
-    before = {} if created else snapshot(position, ("name", "sort"))
+    before = snapshot_stored(position, ("name", "sort"))
     for name, value in data.items():
         setattr(position, name, value)
     position.full_clean()

@@ -402,8 +402,6 @@ class DepartmentEditView(SimpleEditView):
     edit_url_name = "accounts:department_edit"
 
     def save(self, obj: Department, form: DepartmentForm) -> Department:
-        if obj.pk is not None:
-            obj = Department.objects.get(pk=obj.pk)
         return services.department_save(
             actor=self.request.user, department=obj, data=form.cleaned_data, request=self.request
         )

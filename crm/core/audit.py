@@ -40,6 +40,14 @@ def snapshot(instance: models.Model, fields: Iterable[str]) -> dict[str, Any]:
     return data
 
 
+def snapshot_stored(instance: models.Model, fields: Iterable[str]) -> dict[str, Any]:
+    """The audited values as stored in the database (a bound form may already have changed ``instance``)."""
+    if instance.pk is None:
+        return {}
+    stored = type(instance)._default_manager.select_for_update().get(pk=instance.pk)
+    return snapshot(stored, fields)
+
+
 def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
     """Field by field: ``{field: [old, new]}`` for what changed."""
     return {k: [before.get(k), after.get(k)] for k in after if before.get(k) != after.get(k)}

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -51,18 +52,20 @@ class Grant:
 class ScopedUser(Protocol):
     is_authenticated: bool
 
-    def data_grant(self, action: str) -> Grant: ...
+    def data_grant(self, action: str, *, fresh: bool = False) -> Grant: ...
 
 
 class ScopedQuerySet(models.QuerySet):
     """A queryset that knows how to restrict itself to what a user may reach."""
 
-    def for_user(self, user: Any, action: str = "view") -> ScopedQuerySet:
+    def for_user(self, user: Any, action: str = "view", *, fresh: bool = False) -> ScopedQuerySet:
+        """Rows ``user`` may reach for ``action``. ``fresh`` recomputes the user's grant (after a write
+        that may have changed the organisation) instead of the one cached for the request."""
         if action not in ACTIONS:
             raise ValueError(f"unknown scope action {action!r}")
         if user is None or not getattr(user, "is_authenticated", False):
             return self.none()
-        grant: Grant = user.data_grant(action)
+        grant: Grant = user.data_grant(action, fresh=fresh)
         if grant.all:
             return self
         q = scope_q(self.model, grant)
@@ -83,6 +86,16 @@ def scope_q(model: type[models.Model], grant: Grant) -> Q | None:
             q |= Q(**{f"{name}__in": sorted(grant.user_ids)})
             matched = True
     return q if matched else None
+
+
+def ensure_in_scope(actor: Any, obj: models.Model, action: str = "change") -> None:
+    """Re-read ``obj`` through ``actor``'s scope after a write (inside the write's transaction): an edit may
+    not move a record out of its editor's own reach. Raises ``ValidationError``, which rolls the write back."""
+    if actor is None or not getattr(actor, "is_authenticated", False):
+        return
+    manager: Any = type(obj)._default_manager
+    if not manager.for_user(actor, action, fresh=True).filter(pk=obj.pk).exists():
+        raise ValidationError(_("保存后该记录将超出您的数据权限范围,未保存。请联系上级或管理员处理。"))
 
 
 ScopedManager = models.Manager.from_queryset(ScopedQuerySet)

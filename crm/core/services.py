@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db import transaction
 
-from .audit import audit, diff, snapshot
+from .audit import audit, diff, snapshot, snapshot_stored
 from .models import AuditAction, DictType
 
 DICT_FIELDS = ("code", "name", "description")
@@ -15,7 +15,7 @@ DICT_FIELDS = ("code", "name", "description")
 @transaction.atomic
 def dict_type_save(*, actor: Any, form: Any, items: Any, request: Any = None) -> DictType:
     """Save a dictionary and its items (a bound ModelForm and inline formset, both valid)."""
-    before = snapshot(form.instance, DICT_FIELDS) if form.instance.pk else {}
+    before = snapshot_stored(form.instance, DICT_FIELDS)
     before_items = _item_labels(form.instance) if form.instance.pk else []
     created = form.instance.pk is None
     dict_type = form.save()

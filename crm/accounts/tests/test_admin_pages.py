@@ -1,0 +1,194 @@
+"""The administration pages in the app's own shell: users, departments, positions, roles, dictionaries."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.urls import reverse
+
+from crm.accounts.models import Department, Position, Role, User
+from crm.accounts.selectors import grant_for_user
+from crm.core.models import AuditAction, AuditLog, DictType
+from crm.core.scope import DataScope
+
+pytestmark = pytest.mark.django_db
+
+
+def test_create_user_gets_initial_password_and_distinct_login(client_for) -> None:
+    admin = client_for("管理员")
+    dept = Department.objects.get(name="销售二组")
+    rep = Role.objects.get(name="业务员")
+    r = admin.post(
+        reverse("accounts:user_create"),
+        {"full_name": "李明", "department": dept.pk, "roles": [rep.pk], "mobile": "13912345678", "is_active": "on"},
+    )
+    assert r.status_code == 302
+    user = User.objects.get(username="李明(销售二组)")
+    assert user.full_name == "李明" and user.check_password("123456") and user.has_initial_password
+    assert list(user.roles.all()) == [rep]
+    body = admin.get(r["Location"]).content.decode()
+    assert "初始密码 123456" in body
+    entry = AuditLog.objects.get(action=AuditAction.CREATE, object_id=str(user.pk))
+    assert entry.actor.username == "管理员" and entry.changes["full_name"] == [None, "李明"]
+
+
+def test_user_form_errors_are_next_to_the_field(client_for) -> None:
+    admin = client_for("管理员")
+    r = admin.post(reverse("accounts:user_create"), {"full_name": "", "mobile": "12345", "username": "张伟"})
+    assert r.status_code == 422
+    form = r.context["form"]
+    assert "full_name" in form.errors and "mobile" in form.errors and "department" in form.errors
+    assert "手机号应为 11 位数字" in r.content.decode()
+    r = admin.post(
+        reverse("accounts:user_create"),
+        {"full_name": "张伟", "username": "张伟", "department": Department.objects.first().pk},
+    )
+    assert r.status_code == 422
+    assert "登录名" in r.content.decode() and "已被使用" in r.content.decode()
+    assert User.objects.filter(full_name="张伟").count() == 2
+
+
+def test_edit_deactivate_and_reset_password(client_for) -> None:
+    admin = client_for("管理员")
+    yang = User.objects.get(username="杨帆")
+    url = reverse("accounts:user_edit", args=[yang.pk])
+    data = {"full_name": "杨帆", "username": "杨帆", "department": yang.department_id, "mobile": "13800001111"}
+    r = admin.post(url, data)  # is_active unticked: deactivate
+    assert r.status_code == 302
+    yang.refresh_from_db()
+    assert not yang.is_active and yang.mobile == "13800001111"
+    change = AuditLog.objects.filter(action=AuditAction.UPDATE, object_id=str(yang.pk)).latest("id").changes
+    assert change["is_active"] == [True, False]
+    yang.initial_password_set_at = None
+    yang.set_password("Club-2026-abc")
+    yang.save()
+    r = admin.post(url, {"_action": "reset_password"})
+    yang.refresh_from_db()
+    assert yang.check_password("123456") and yang.has_initial_password
+    assert AuditLog.objects.filter(action=AuditAction.PASSWORD_RESET, object_id=str(yang.pk)).exists()
+
+
+def test_rep_cannot_open_administration(client_for) -> None:
+    rep = client_for("张伟")
+    for name in (
+        "accounts:user_list",
+        "accounts:role_list",
+        "accounts:department_tree",
+        "core:audit_list",
+        "core:dict_list",
+        "accounts:user_create",
+    ):
+        r = rep.get(reverse(name))
+        assert r.status_code == 403, name
+        assert "权限" in r.content.decode()
+
+
+def test_viewer_without_change_permission_cannot_save(client_for) -> None:
+    boss = client_for("赵志刚")  # 总经理: may view people, not change them
+    yang = User.objects.get(username="杨帆")
+    r = boss.post(reverse("accounts:user_edit", args=[yang.pk]), {"full_name": "X", "username": "杨帆"})
+    assert r.status_code == 403
+    assert User.objects.get(pk=yang.pk).full_name == "杨帆"
+    assert "没有修改用户的权限" in r.content.decode()
+
+
+def test_department_tree_and_moving_a_subtree(client_for) -> None:
+    admin = client_for("管理员")
+    r = admin.get(reverse("accounts:department_tree"))
+    assert r.status_code == 200 and "销售一组" in r.content.decode()
+    sales = Department.objects.get(name="销售部")
+    r = admin.post(reverse("accounts:department_create"), {"name": "大客户部", "sort": 1})
+    assert r.status_code == 302
+    big = Department.objects.get(name="大客户部")
+    r = admin.post(
+        reverse("accounts:department_edit", args=[sales.pk]), {"name": "销售部", "parent": big.pk, "sort": 0}
+    )
+    assert r.status_code == 302
+    group = Department.objects.get(name="销售一组")
+    assert group.path == f"/{big.pk}/{sales.pk}/{group.pk}/"
+    # The director's reach follows the tree.
+    wang = User.objects.get(username="王建国")
+    assert group.pk in grant_for_user(wang).department_ids
+    # A department cannot move under its own subtree.
+    r = admin.post(reverse("accounts:department_edit", args=[big.pk]), {"name": "大客户部", "parent": group.pk})
+    assert r.status_code == 422
+    assert Department.objects.get(pk=big.pk).parent_id is None
+
+
+def test_department_name_unique_under_parent(client_for) -> None:
+    admin = client_for("管理员")
+    sales = Department.objects.get(name="销售部")
+    r = admin.post(reverse("accounts:department_create"), {"name": "销售一组", "parent": sales.pk})
+    assert r.status_code == 422
+    assert Department.objects.filter(name="销售一组").count() == 1
+
+
+def test_role_permissions_grouped_by_menu_and_scope(client_for) -> None:
+    admin = client_for("管理员")
+    r = admin.get(reverse("accounts:role_create"))
+    body = r.content.decode()
+    for label in ("用户管理", "审计日志", "数据字典", "角色管理"):
+        assert label in body
+    perm = Permission.objects.get(codename="view_auditlog")
+    r = admin.post(
+        reverse("accounts:role_create"),
+        {"name": "稽核", "data_scope": DataScope.DEPT, "permissions": [perm.pk]},
+    )
+    assert r.status_code == 302
+    role = Role.objects.get(name="稽核")
+    assert list(role.permissions.all()) == [perm] and role.data_scope == DataScope.DEPT
+    wu = User.objects.get(username="吴芳")
+    wu.roles.add(role)
+    assert client_for("吴芳").get(reverse("core:audit_list")).status_code == 200
+
+
+def test_positions(client_for) -> None:
+    admin = client_for("管理员")
+    r = admin.post(reverse("accounts:position_create"), {"name": "前台", "sort": 20})
+    assert r.status_code == 302
+    assert Position.objects.filter(name="前台").exists()
+    assert "前台" in admin.get(reverse("accounts:position_list")).content.decode()
+
+
+def test_dictionary_items_edit(client_for) -> None:
+    admin = client_for("管理员")
+    source = DictType.objects.get(code="customer_source")
+    items = list(source.items.all())
+    data = {
+        "code": source.code,
+        "name": source.name,
+        "description": "",
+        "items-TOTAL_FORMS": str(len(items) + 1),
+        "items-INITIAL_FORMS": str(len(items)),
+        "items-MIN_NUM_FORMS": "0",
+        "items-MAX_NUM_FORMS": "1000",
+    }
+    for i, item in enumerate(items):
+        data.update(
+            {
+                f"items-{i}-id": item.pk,
+                f"items-{i}-code": item.code,
+                f"items-{i}-label": item.label,
+                f"items-{i}-sort": item.sort,
+                f"items-{i}-is_active": "on",
+            }
+        )
+    n = len(items)
+    data.update(
+        {f"items-{n}-code": "99", f"items-{n}-label": "老客户推荐", f"items-{n}-sort": 99, f"items-{n}-is_active": "on"}
+    )
+    r = admin.post(reverse("core:dict_edit", args=[source.pk]), data)
+    assert r.status_code == 302
+    assert source.items.filter(label="老客户推荐").exists()
+    # a duplicate label is refused next to the row, nothing written
+    data[f"items-{n}-label"] = items[0].label
+    data[f"items-{n}-code"] = "98"
+    r = admin.post(reverse("core:dict_edit", args=[source.pk]), data)
+    assert r.status_code == 422
+    assert not source.items.filter(code="98").exists()
+
+
+def test_dictionary_selector(demo: object) -> None:
+    from crm.core.selectors import dict_choices
+
+    assert ("01", "电话") in dict_choices("followup_method")

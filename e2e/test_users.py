@@ -1,0 +1,68 @@
+"""User management as the administrator does it: the list in a tab, 【新增】, double-click to open a person."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import Page, expect
+
+from .conftest import active_pane, label, list_count, log_in_first_time, sidebar, tab, table_rows
+
+
+def open_user_list(page: Page) -> None:
+    sidebar(page).get_by_role("link", name="用户管理").click()
+    expect(tab(page, "用户管理")).to_have_attribute("aria-selected", "true")
+    expect(active_pane(page).get_by_role("heading", name="用户管理")).to_be_visible()
+    expect(list_count(page)).to_contain_text("共 13 条")
+
+
+def test_admin_adds_a_user_who_then_appears_in_the_list(page: Page, app_url: str) -> None:
+    log_in_first_time(page, app_url, "管理员")
+    open_user_list(page)
+    expect(table_rows(page).filter(has_text="郑晓东")).to_have_count(0)
+
+    active_pane(page).get_by_role("link", name="新增").click()
+    expect(tab(page, "新增用户")).to_have_attribute("aria-selected", "true")
+    form = active_pane(page)
+    expect(form.get_by_role("heading", name="新增用户")).to_be_visible()
+
+    form.get_by_label(label("姓名")).fill("郑晓东")
+    form.get_by_label(label("部门")).select_option(label="销售一组")
+    form.get_by_role("checkbox", name="业务员", exact=True).check()
+    form.get_by_role("button", name="保存").click()
+
+    message = form.get_by_role("alert").filter(has_text="已创建")
+    expect(message).to_be_visible()
+    expect(message).to_contain_text("用户「郑晓东」已创建")
+    expect(message).to_contain_text("登录名「郑晓东」")
+    expect(message).to_contain_text("初始密码 123456")
+    # The tab now holds the saved person, ready for further editing.
+    expect(form.get_by_role("heading", name=re.compile("^郑晓东"))).to_be_visible()
+    expect(form.get_by_role("button", name="重置密码")).to_be_visible()
+
+    # Back in the list, which refreshed itself when the person was saved.
+    tab(page, "用户管理").click()
+    expect(list_count(page)).to_contain_text("共 14 条")
+    row = table_rows(page).filter(has_text="郑晓东")
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text("销售一组")
+    expect(row).to_contain_text("业务员")
+
+
+def test_double_click_opens_the_person_in_a_new_tab(page: Page, app_url: str) -> None:
+    log_in_first_time(page, app_url, "管理员")
+    open_user_list(page)
+
+    row = table_rows(page).filter(has=page.get_by_role("cell", name="刘洋", exact=True))
+    expect(row).to_have_count(1)
+    row.dblclick()
+
+    expect(tab(page, "刘洋")).to_have_attribute("aria-selected", "true")
+    expect(tab(page, "用户管理")).to_have_attribute("aria-selected", "false")
+    detail = active_pane(page)
+    expect(detail.get_by_role("heading", name=re.compile("^刘洋"))).to_be_visible()
+    expect(detail.get_by_label(label("姓名"))).to_have_value("刘洋")
+    expect(detail.get_by_label(label("登录名"))).to_have_value("刘洋")
+    expect(detail.get_by_label(label("部门"))).to_have_value(re.compile(r"\d+"))
+    expect(detail.get_by_label(label("部门")).locator("option:checked")).to_have_text(re.compile("销售一组"))
+    expect(detail.get_by_role("button", name="保存")).to_be_visible()
