@@ -1,0 +1,221 @@
+"""The generic list: keyset pages, sorting, capped counts, query counts, export, masking, mounting."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+from python_calamine import CalamineWorkbook
+
+from crm.accounts.models import User
+from crm.core.lists import KeysetPaginator, capped_count, decode_cursor, encode_cursor
+from crm.core.models import AuditAction, AuditLog
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def entries(people: dict[str, User]) -> list[AuditLog]:
+    """95 rows; several share a timestamp so that the pk tiebreak matters."""
+    base = timezone.now() - timedelta(days=10)
+    admin = people["管理员"]
+    rows = [
+        AuditLog(
+            actor=admin,
+            actor_name="管理员",
+            action=AuditAction.UPDATE,
+            at=base + timedelta(minutes=i // 3),
+            object_repr=f"对象{i}",
+        )
+        for i in range(95)
+    ]
+    AuditLog.objects.all().delete()
+    return AuditLog.objects.bulk_create(rows)
+
+
+def walk(paginator: KeysetPaginator) -> list[int]:
+    seen: list[int] = []
+    page = paginator.page()
+    seen += [r.pk for r in page.rows]
+    while page.next_cursor:
+        page = paginator.page(after=page.next_cursor)
+        seen += [r.pk for r in page.rows]
+    return seen
+
+
+@pytest.mark.parametrize("descending", [True, False])
+def test_keyset_walk_visits_every_row_once_in_order(entries: list[AuditLog], descending: bool) -> None:
+    qs = AuditLog.objects.all()
+    paginator = KeysetPaginator(qs, "at", descending, page_size=10)
+    order = ["-at", "-id"] if descending else ["at", "id"]
+    assert walk(paginator) == list(qs.order_by(*order).values_list("id", flat=True))
+
+
+def test_keyset_backwards_and_last(entries: list[AuditLog]) -> None:
+    paginator = KeysetPaginator(AuditLog.objects.all(), "at", True, page_size=10)
+    p1 = paginator.page()
+    p2 = paginator.page(after=p1.next_cursor)
+    back = paginator.page(before=p2.prev_cursor)
+    assert [r.pk for r in back.rows] == [r.pk for r in p1.rows]
+    assert back.is_first
+    last = paginator.page(last=True)
+    ordered = list(AuditLog.objects.order_by("-at", "-id").values_list("id", flat=True))
+    assert [r.pk for r in last.rows] == ordered[-10:]
+    assert last.is_last and last.prev_cursor
+    before_last = paginator.page(before=last.prev_cursor)
+    assert [r.pk for r in before_last.rows] == ordered[-20:-10]
+
+
+def test_garbage_cursor_starts_from_the_first_page(entries: list[AuditLog]) -> None:
+    paginator = KeysetPaginator(AuditLog.objects.all(), "at", True, page_size=10)
+    first = [r.pk for r in paginator.page().rows]
+    for cursor in ("!!!", "e30", encode_cursor(["not a date", 1]), encode_cursor([1])):
+        assert [r.pk for r in paginator.page(after=cursor).rows] == first
+    assert decode_cursor("%%%", []) is None
+
+
+def test_capped_count(entries: list[AuditLog]) -> None:
+    assert capped_count(AuditLog.objects.all(), cap=200) == (95, False)
+    assert capped_count(AuditLog.objects.all(), cap=50) == (50, True)
+
+
+def test_list_page_sorts_pages_and_filters(client_for, entries: list[AuditLog]) -> None:
+    admin = client_for("管理员")
+    url = reverse("core:audit_list")
+    r = admin.get(url, {"sort": "at"})
+    first = [row["obj"].pk for row in r.context["rows"]]
+    assert first == list(AuditLog.objects.order_by("at", "id").values_list("id", flat=True)[:20])
+    r2 = admin.get(url, {"sort": "at", "after": r.context["page"].next_cursor})
+    assert [row["obj"].pk for row in r2.context["rows"]][0] not in first
+    r = admin.get(url, {"object_repr": "对象9"})
+    assert {row["obj"].object_repr for row in r.context["rows"]} == {"对象9", *(f"对象9{i}" for i in range(5))}
+    # an unknown sort column falls back to the default, never a 500
+    assert admin.get(url, {"sort": "password"}).status_code == 200
+
+
+def test_bad_filter_input_is_explained_not_a_500(client_for, entries: list[AuditLog]) -> None:
+    admin = client_for("管理员")
+    url = reverse("core:audit_list")
+    r = admin.get(url, {"date_from": "2026-13-45", "actor": "abc", "action": "nope"})
+    assert r.status_code == 200
+    body = r.content.decode()
+    assert "有效" in body or "正确" in body
+    r = admin.get(url, {"date_from": "2026-05-02", "date_to": "2026-05-01"})
+    assert "结束日期不能早于开始日期" in r.content.decode()
+
+
+def test_partial_render_is_only_the_results(client_for, entries: list[AuditLog]) -> None:
+    admin = client_for("管理员")
+    r = admin.get(reverse("core:audit_list"), {"_uid": "abc"}, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="results-abc")
+    body = r.content.decode()
+    assert body.lstrip().startswith('<div class="crm-results" id="results-abc"')
+    assert "crm-menu" not in body and "<html" not in body
+    r = admin.get(reverse("core:audit_list"), HTTP_HX_REQUEST="true")
+    body = r.content.decode()
+    assert 'class="crm-search"' in body and "<html" not in body
+
+
+@pytest.mark.parametrize("n", [5, 60])
+def test_query_count_does_not_grow_with_rows(client_for, people: dict[str, User], n: int) -> None:
+    admin = client_for("管理员")
+    AuditLog.objects.bulk_create(
+        AuditLog(actor=people["李明"], actor_name="李明", action=AuditAction.LOGIN) for _ in range(n)
+    )
+    for name in ("core:audit_list", "accounts:user_list", "accounts:role_list", "core:dict_list"):
+        admin.get(reverse(name))  # warm the per-request caches of the first hit (content types)
+        with CaptureQueriesContext(connection) as ctx:
+            r = admin.get(reverse(name), HTTP_HX_REQUEST="true", HTTP_HX_TARGET="results-x")
+        assert r.status_code == 200
+        # session + user + grant/permissions + page + count (+ one prefetch), whatever the number of rows
+        assert len(ctx.captured_queries) <= 9, (name, [q["sql"] for q in ctx.captured_queries])
+
+
+def test_query_count_exact_for_audit_list(client_for, entries: list[AuditLog]) -> None:
+    admin = client_for("管理员")
+    url = reverse("core:audit_list")
+    admin.get(url)
+    with CaptureQueriesContext(connection) as ctx:
+        admin.get(url, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="results-x")
+    # session, user, page (with content type joined), capped count
+    assert len(ctx.captured_queries) == 4, [q["sql"] for q in ctx.captured_queries]
+
+
+def _sheet(response) -> list[list[object]]:
+    return CalamineWorkbook.from_filelike(io.BytesIO(response.content)).get_sheet_by_index(0).to_python()
+
+
+def test_export_is_masked_per_role_and_logged(client_for, people: dict[str, User]) -> None:
+    from django.contrib.auth.models import Permission
+
+    from crm.accounts.models import Role
+
+    User.objects.filter(username="刘洋").update(mobile="13912345678")
+    director = client_for("王建国")  # may list people of his department, may not see full numbers
+    r = director.get(reverse("accounts:user_list"), {"export": "xlsx", "q": "刘洋"})
+    rows = _sheet(r)
+    assert rows[0][0] == "姓名" and rows[1][0] == "刘洋"
+    mobile_col = rows[0].index("手机号")
+    assert rows[1][mobile_col] == "139****5678"
+    page = director.get(reverse("accounts:user_list"), {"q": "刘洋"}).content.decode()
+    assert "139****5678" in page and "13912345678" not in page
+    entry = AuditLog.objects.filter(action=AuditAction.EXPORT).latest("id")
+    assert entry.actor == people["王建国"] and entry.changes["rows"] == 1 and entry.changes["masked"] is True
+    assert entry.changes["filter"] == {"q": "刘洋"}
+    Role.objects.get(name="销售总监").permissions.add(Permission.objects.get(codename="view_sensitive"))
+    director = client_for("王建国")
+    rows = _sheet(director.get(reverse("accounts:user_list"), {"export": "xlsx", "q": "刘洋"}))
+    assert rows[1][mobile_col] == "13912345678"  # text, never a number
+
+
+def test_export_needs_its_permission(client_for) -> None:
+    rep = client_for("张伟")
+    assert rep.get(reverse("accounts:user_list"), {"export": "xlsx"}).status_code == 403
+
+
+def test_home_and_menu_follow_permissions(client_for) -> None:
+    body = client_for("张伟").get("/CRM/").content.decode()
+    assert "密码修改" in body and "用户管理" not in body and "审计日志" not in body
+    body = client_for("管理员").get("/CRM/").content.decode()
+    for label in ("用户管理", "部门管理", "岗位管理", "角色管理", "数据字典", "审计日志", "密码修改"):
+        assert label in body
+
+
+def test_mounted_under_crm_and_root_redirects(client: Client, demo: object) -> None:
+    r = client.get("/")
+    assert r.status_code == 302 and r["Location"] == "/CRM/"
+    assert client.get("/CRM/login/").status_code == 200
+    assert reverse("core:home") == "/CRM/"
+
+
+def test_mounted_at_root_behind_a_proxy_prefix(client: Client, demo: object, settings) -> None:
+    from django.core.handlers.wsgi import WSGIHandler
+    from django.test import RequestFactory
+    from django.urls import clear_url_caches, set_script_prefix
+
+    settings.ROOT_URLCONF = "config.urls_root"
+    clear_url_caches()
+    try:
+        assert client.get("/login/").status_code == 200
+        # A proxy mounting the app at /CRM passes SCRIPT_NAME; the WSGI handler makes links carry it.
+        environ = RequestFactory().get("/", SCRIPT_NAME="/CRM").environ
+        environ["PATH_INFO"] = "/"
+        seen: dict[str, object] = {}
+        WSGIHandler()(environ, lambda status, headers: seen.update(status=status, headers=dict(headers)))
+        assert seen["status"].startswith("302")  # type: ignore[union-attr]
+        assert seen["headers"]["Location"] == "/CRM/login/?next=/CRM/"  # type: ignore[index]
+    finally:
+        set_script_prefix("/")
+        clear_url_caches()
+
+
+def test_csp_header_and_no_external_assets(client_for) -> None:
+    r = client_for("管理员").get("/CRM/")
+    assert "default-src 'self'" in r["Content-Security-Policy"]
+    body = r.content.decode()
+    assert "http://" not in body.replace("http://www.w3.org", "") and "https://" not in body
