@@ -9,7 +9,7 @@ from django.views.generic import RedirectView
 
 
 def build(prefix: str) -> list[URLPattern | URLResolver]:
-    app = [
+    app: list[URLPattern | URLResolver] = [
         path("", include("crm.accounts.urls")),
         path("", include("crm.core.urls")),
         path("django-admin/", admin.site.urls),

@@ -145,7 +145,7 @@ def load_demo(*, seed: int = 2016) -> dict[str, int]:
             created["roles"] += 1
         roles[name] = role
     people = People(seed)
-    for full_name, login, dept, position, role, manages in PEOPLE:
+    for full_name, login, dept, position, role_name, manages in PEOPLE:
         username = login or full_name
         user = User.objects.filter(username=username).first()
         if user is None:
@@ -156,9 +156,9 @@ def load_demo(*, seed: int = 2016) -> dict[str, int]:
                 mobile=people.mobile(),
                 department=depts[dept],
                 position=positions[position],
-                roles=[roles[role]],
+                roles=[roles[role_name]],
             )
-            if role == "系统管理员":
+            if role_name == "系统管理员":
                 user.is_staff = user.is_superuser = True
                 user.save(update_fields=["is_staff", "is_superuser"])
             created["users"] += 1

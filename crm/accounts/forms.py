@@ -1,11 +1,12 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib.auth.forms import PasswordChangeForm as DjangoPasswordChangeForm
 from django.contrib.auth.models import Permission
 from django.db.models import Q, QuerySet
+from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
 
 from crm.core.lists import ListFilterForm
@@ -13,6 +14,10 @@ from crm.core.menu import menu
 from crm.core.scope import DataScope
 
 from .models import Department, Position, Role, User
+
+
+def choice_field(form: forms.BaseForm, name: str) -> forms.ModelChoiceField:
+    return cast(forms.ModelChoiceField, form.fields[name])
 
 
 class LoginForm(forms.Form):
@@ -67,7 +72,7 @@ class UserForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.fields["username"].required = False
         self.fields["username"].help_text = _("留空则使用姓名;与他人同名时系统自动加上部门,例如「张伟(销售二组)」。")
-        self.fields["department"].queryset = Department.objects.order_by("path")
+        choice_field(self, "department").queryset = Department.objects.order_by("path")
         self.fields["department"].required = True
 
     def clean_username(self) -> str:
@@ -93,8 +98,8 @@ class DepartmentForm(forms.ModelForm):
         parents = Department.objects.order_by("path")
         if self.instance.pk:
             parents = parents.exclude(path__startswith=self.instance.path)
-        self.fields["parent"].queryset = parents
-        self.fields["manager"].queryset = User.objects.filter(is_active=True).order_by("full_name")
+        choice_field(self, "parent").queryset = parents
+        choice_field(self, "manager").queryset = User.objects.filter(is_active=True).order_by("full_name")
 
     def validate_unique(self) -> None:
         # Uniqueness of (parent, name) is checked by the service against the final parent.
@@ -146,13 +151,18 @@ class RoleForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.groups = grouped_permissions()
         ids = [p.pk for _label, perms in self.groups for p in perms]
-        self.fields["permissions"].queryset = Permission.objects.filter(pk__in=ids)
-        self.fields["data_scope"].choices = DataScope.choices
+        choice_field(self, "permissions").queryset = Permission.objects.filter(pk__in=ids)
+        cast(forms.ChoiceField, self.fields["data_scope"]).choices = DataScope.choices
         if self.instance.pk:
             self.initial["permissions"] = list(self.instance.permissions.values_list("pk", flat=True))
 
     def permission_groups(self) -> list[tuple[str, list[tuple[Permission, bool]]]]:
         chosen = {
-            str(v) for v in (self.data.getlist("permissions") if self.is_bound else self.initial.get("permissions", []))
+            str(v)
+            for v in (
+                cast(QueryDict, self.data).getlist("permissions")
+                if self.is_bound
+                else self.initial.get("permissions", [])
+            )
         }
         return [(label, [(p, str(p.pk) in chosen) for p in perms]) for label, perms in self.groups]

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from functools import cached_property
+from typing import ClassVar
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, Permission
@@ -123,7 +124,7 @@ class User(AbstractUser):
     initial_password_set_at = models.DateTimeField(_("初始密码设置时间"), null=True, blank=True)
     password_changed_at = models.DateTimeField(_("密码修改时间"), null=True, blank=True)
 
-    objects = UserManager()
+    objects: ClassVar[UserManager] = UserManager()
     scope_owner_fields = ("id",)
     scope_department_field = "department"
     REQUIRED_FIELDS = ["full_name"]

@@ -31,7 +31,7 @@ def new_initial_password() -> str:
     configured = settings.CRM_INITIAL_PASSWORD
     if configured == "random":
         return f"{secrets.randbelow(10**8):08d}"
-    return configured
+    return str(configured)
 
 
 def suggest_username(full_name: str, department: Department | None) -> str:

@@ -19,7 +19,7 @@ from django.views import View
 from crm.core.audit import audit
 from crm.core.lists import Column
 from crm.core.models import AuditAction
-from crm.core.views_base import Button, CrmView, ObjectListView
+from crm.core.views_base import Button, CrmView, ObjectListView, is_htmx
 
 from . import selectors, services
 from .forms import (
@@ -141,9 +141,10 @@ class PasswordChangeView(CrmView):
         form = PasswordChangeForm(request.user, request.POST)
         if not form.is_valid():
             return self.show(form, status=422)
+        assert isinstance(request.user, User)
         services.password_change(user=request.user, new_password=form.cleaned_data["new_password1"], request=request)
         messages.success(request, _("密码已修改。"))
-        if request.htmx:
+        if is_htmx(request):
             return self.show(PasswordChangeForm(request.user))
         return redirect("core:home")
 
@@ -254,7 +255,7 @@ class UserEditView(CrmView):
         return self.after_save(user)
 
     def after_save(self, user: User) -> HttpResponse:
-        if self.request.htmx:
+        if is_htmx(self.request):
             self.kwargs["pk"] = user.pk
             response = self.show(UserForm(instance=user))
             response["HX-Trigger"] = "crm:changed"
@@ -363,7 +364,7 @@ class SimpleEditView(CrmView, ABC):
             _attach_errors(form, exc)
             return self.show(form, status=422)
         messages.success(request, _("「%(name)s」已保存。") % {"name": saved})
-        if request.htmx:
+        if is_htmx(request):
             self.kwargs["pk"] = saved.pk
             response = self.show(self.form_class(instance=saved))
             response["HX-Trigger"] = "crm:changed"

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
+from django.db.models.functions import Now
 from django.utils.translation import gettext_lazy as _
 
 from .scope import ScopedManager
@@ -32,7 +33,7 @@ class AuditAction(models.TextChoices):
 class AuditLog(models.Model):
     """One row per business write, login event and export: who, when, what changed."""
 
-    at = models.DateTimeField(_("时间"), db_default=models.functions.Now(), db_index=False)
+    at = models.DateTimeField(_("时间"), db_default=Now(), db_index=False)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("操作人"),

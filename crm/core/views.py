@@ -14,7 +14,7 @@ from .forms import AuditFilterForm, DictFilterForm, DictItemFormSet, DictTypeFor
 from .lists import Column
 from .menu import menu
 from .models import AuditLog, DictType
-from .views_base import Button, CrmView, ObjectListView
+from .views_base import Button, CrmView, ObjectListView, is_htmx
 
 
 class HomeView(CrmView):
@@ -118,7 +118,7 @@ class DictEditView(CrmView):
             return self.show(form, items, status=422)
         saved = services.dict_type_save(actor=request.user, form=form, items=items, request=request)
         messages.success(request, _("数据字典「%(name)s」已保存。") % {"name": saved.name})
-        if request.htmx:
+        if is_htmx(request):
             return self.show(DictTypeForm(instance=saved), DictItemFormSet(instance=saved, prefix="items"))
         return redirect(reverse("core:dict_edit", args=[saved.pk]))
 

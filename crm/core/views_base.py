@@ -39,12 +39,18 @@ class Button:
         return self.permission is None or user.has_perm(self.permission)
 
 
+def is_htmx(request: HttpRequest) -> bool:
+    """Whether htmx asked for this (a partial answer), and not a boosted whole-page navigation."""
+    details = getattr(request, "htmx", None)
+    return bool(details) and not details.boosted  # type: ignore[union-attr]
+
+
 class CrmView(LoginRequiredMixin, View):
     """Login, one permission, and rendering as a whole page or as the partial htmx asks for."""
 
     permission: ClassVar[str | None] = None
-    title: ClassVar[Any] = ""
-    tab_key: ClassVar[str] = ""
+    title: Any = ""
+    tab_key: str = ""
     request: HttpRequest
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
@@ -63,7 +69,7 @@ class CrmView(LoginRequiredMixin, View):
     def render_page(self, template: str, context: dict[str, Any], partial: str = "content", **kw: Any) -> HttpResponse:
         context.setdefault("page_title", self.get_title())
         context.setdefault("tab_key", self.get_tab_key())
-        if getattr(self.request, "htmx", False) and not self.request.htmx.boosted:
+        if is_htmx(self.request):
             return render(self.request, f"{template}#{partial}", context, **kw)
         return render(self.request, template, context, **kw)
 
@@ -116,7 +122,7 @@ class ObjectListView(CrmView):
         return col, field, default.startswith("-")
 
     def can_export(self) -> bool:
-        return bool(self.export_permission) and self.request.user.has_perm(self.export_permission)
+        return self.export_permission is not None and self.request.user.has_perm(self.export_permission)
 
     def filtered(self, form: ListFilterForm, action: str = "view") -> QuerySet:
         return form.filter(self.get_queryset(action))
@@ -201,4 +207,4 @@ def _without(query: QueryDict, *keys: str) -> QueryDict:
 
 
 def _plain_query(query: QueryDict) -> dict[str, str]:
-    return {k: v for k, v in query.items() if k not in ("export", "_uid") and v}
+    return {k: str(v) for k, v in query.items() if k not in ("export", "_uid") and v}

@@ -177,7 +177,7 @@ def test_random_initial_password(client_for, settings) -> None:
     body = admin.get(r["Location"]).content.decode()
     import re
 
-    password = re.search(r"初始密码 (\d{8})", body).group(1)  # type: ignore[union-attr]
+    password = re.search(r"初始密码 (\d{8})", body).group(1)
     assert user.check_password(password) and password != "123456"
 
 

@@ -92,7 +92,8 @@ def test_list_page_sorts_pages_and_filters(client_for, entries: list[AuditLog]) 
     first = [row["obj"].pk for row in r.context["rows"]]
     assert first == list(AuditLog.objects.order_by("at", "id").values_list("id", flat=True)[:20])
     r2 = admin.get(url, {"sort": "at", "after": r.context["page"].next_cursor})
-    assert [row["obj"].pk for row in r2.context["rows"]][0] not in first
+    ordered = list(AuditLog.objects.order_by("at", "id").values_list("id", flat=True))
+    assert [row["obj"].pk for row in r2.context["rows"]] == ordered[20:40]
     r = admin.get(url, {"object_repr": "对象9"})
     assert {row["obj"].object_repr for row in r.context["rows"]} == {"对象9", *(f"对象9{i}" for i in range(5))}
     # an unknown sort column falls back to the default, never a 500
@@ -207,8 +208,8 @@ def test_mounted_at_root_behind_a_proxy_prefix(client: Client, demo: object, set
         environ["PATH_INFO"] = "/"
         seen: dict[str, object] = {}
         WSGIHandler()(environ, lambda status, headers: seen.update(status=status, headers=dict(headers)))
-        assert seen["status"].startswith("302")  # type: ignore[union-attr]
-        assert seen["headers"]["Location"] == "/CRM/login/?next=/CRM/"  # type: ignore[index]
+        assert str(seen["status"]).startswith("302")
+        assert seen["headers"]["Location"] == "/CRM/login/?next=/CRM/"
     finally:
         set_script_prefix("/")
         clear_url_caches()
