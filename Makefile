@@ -43,7 +43,7 @@ assets: $(VENDOR)/.copied
 
 setup: venv assets
 	mkdir -p var
-	$(PY) manage.py compilemessages --ignore=.venv --ignore=node_modules -v 0
+	CRM_TESTING=1 $(PY) manage.py compilemessages --ignore=.venv --ignore=node_modules -v 0
 
 ## make run: install, migrate SQLite, load the demo data into an empty database, serve at /CRM/
 run: setup

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 # Playwright's sync API runs an event loop in this thread; Django refuses ORM calls there unless told.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
 CHROMIUM = os.environ.get("CRM_E2E_CHROMIUM", "/usr/bin/chromium")
 INITIAL_PASSWORD = "123456"

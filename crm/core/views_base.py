@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -11,6 +12,7 @@ from django.conf import settings
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
+from django.forms import BaseForm, BaseFormSet
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
 from django.urls import reverse
@@ -37,6 +39,21 @@ class Button:
 
     def allowed(self, user: Any) -> bool:
         return self.permission is None or user.has_perm(self.permission)
+
+
+def namespace_form_ids(context: dict[str, Any], tab_key: str) -> None:
+    """Give every form of a page ids of its own tab: all tabs share one document, and a label must point at
+    the field of its own form (``id_department`` in a list's search area and in an open editor would clash)."""
+    ns = re.sub(r"[^A-Za-z0-9]+", "-", tab_key).strip("-") or "page"
+    for value in context.values():
+        if isinstance(value, BaseFormSet):
+            forms_ = [*value.forms, value.management_form]
+        elif isinstance(value, BaseForm):
+            forms_ = [value]
+        else:
+            continue
+        for form in forms_:
+            form.auto_id = f"{ns}-%s"
 
 
 def is_htmx(request: HttpRequest) -> bool:
@@ -69,6 +86,7 @@ class CrmView(LoginRequiredMixin, View):
     def render_page(self, template: str, context: dict[str, Any], partial: str = "content", **kw: Any) -> HttpResponse:
         context.setdefault("page_title", self.get_title())
         context.setdefault("tab_key", self.get_tab_key())
+        namespace_form_ids(context, self.get_tab_key())
         if is_htmx(self.request):
             return render(self.request, f"{template}#{partial}", context, **kw)
         return render(self.request, template, context, **kw)
