@@ -112,6 +112,21 @@ class PositionForm(forms.ModelForm):
         fields = ["name", "sort"]
 
 
+VERBS = {"view": _("查看"), "add": _("新增"), "change": _("修改"), "delete": _("删除")}
+
+
+def permission_label(perm: Permission) -> str:
+    """A permission's name in the interface language (the stored name is fixed at migration time)."""
+    model = perm.content_type.model_class()
+    if model is None:
+        return perm.name
+    verb, _sep, rest = perm.codename.partition("_")
+    if verb in VERBS and rest == model._meta.model_name:
+        return f"{VERBS[verb]}{model._meta.verbose_name}"
+    custom = dict(model._meta.permissions)
+    return str(custom.get(perm.codename, perm.name))
+
+
 def grouped_permissions() -> list[tuple[str, list[Permission]]]:
     """Every assignable permission grouped under the menu node it belongs to, in menu order."""
     groups: list[tuple[str, list[Permission]]] = []
@@ -156,7 +171,7 @@ class RoleForm(forms.ModelForm):
         if self.instance.pk:
             self.initial["permissions"] = list(self.instance.permissions.values_list("pk", flat=True))
 
-    def permission_groups(self) -> list[tuple[str, list[tuple[Permission, bool]]]]:
+    def permission_groups(self) -> list[tuple[str, list[tuple[Permission, str, bool]]]]:
         chosen = {
             str(v)
             for v in (
@@ -165,4 +180,4 @@ class RoleForm(forms.ModelForm):
                 else self.initial.get("permissions", [])
             )
         }
-        return [(label, [(p, str(p.pk) in chosen) for p in perms]) for label, perms in self.groups]
+        return [(label, [(p, permission_label(p), str(p.pk) in chosen) for p in perms]) for label, perms in self.groups]

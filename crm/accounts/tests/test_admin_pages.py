@@ -127,8 +127,9 @@ def test_role_permissions_grouped_by_menu_and_scope(client_for) -> None:
     admin = client_for("管理员")
     r = admin.get(reverse("accounts:role_create"))
     body = r.content.decode()
-    for label in ("用户管理", "审计日志", "数据字典", "角色管理"):
+    for label in ("用户管理", "审计日志", "数据字典", "角色管理", "查看用户", "重置密码", "查看完整手机号与身份证号"):
         assert label in body
+    assert "Can view" not in body
     perm = Permission.objects.get(codename="view_auditlog")
     r = admin.post(
         reverse("accounts:role_create"),
