@@ -9,6 +9,7 @@ from django.db.models import Q, QuerySet
 from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
 
+from crm.core.forms import ModelMultipleChoiceField
 from crm.core.lists import ListFilterForm
 from crm.core.menu import menu
 from crm.core.scope import DataScope
@@ -63,10 +64,13 @@ class UserFilterForm(ListFilterForm):
 
 
 class UserForm(forms.ModelForm):
+    roles = ModelMultipleChoiceField(
+        label=_("角色"), queryset=Role.objects.all(), required=False, widget=forms.CheckboxSelectMultiple
+    )
+
     class Meta:
         model = User
         fields = ["full_name", "username", "mobile", "department", "position", "roles", "is_active"]
-        widgets = {"roles": forms.CheckboxSelectMultiple}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -122,7 +126,7 @@ def permission_label(perm: Permission) -> str:
         return perm.name
     verb, _sep, rest = perm.codename.partition("_")
     if verb in VERBS and rest == model._meta.model_name:
-        return f"{VERBS[verb]}{model._meta.verbose_name}"
+        return _("%(verb)s%(model)s") % {"verb": VERBS[verb], "model": model._meta.verbose_name}
     custom = dict(model._meta.permissions)
     return str(custom.get(perm.codename, perm.name))
 
@@ -151,7 +155,7 @@ def grouped_permissions() -> list[tuple[str, list[Permission]]]:
 
 
 class RoleForm(forms.ModelForm):
-    permissions = forms.ModelMultipleChoiceField(
+    permissions = ModelMultipleChoiceField(
         label=_("功能权限"),
         queryset=Permission.objects.none(),
         required=False,

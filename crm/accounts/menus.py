@@ -25,7 +25,7 @@ menu.register(
         _("部门管理"),
         "accounts:department_tree",
         permissions=("accounts.view_department",),
-        extra=("accounts.add_department", "accounts.change_department"),
+        extra=("accounts.add_department", "accounts.change_department", "accounts.delete_department"),
         icon="bi-diagram-3",
         order=20,
     ),

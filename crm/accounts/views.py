@@ -402,6 +402,30 @@ class DepartmentEditView(SimpleEditView):
     tab_prefix = "department"
     edit_url_name = "accounts:department_edit"
 
+    def post(self, request: HttpRequest, pk: int | None = None) -> HttpResponse:
+        if pk is not None and request.POST.get("_action") == "delete":
+            return self.delete(self.get_object())
+        return super().post(request, pk)
+
+    def delete(self, department: Department) -> HttpResponse:
+        if not self.request.user.has_perm("accounts.delete_department"):
+            messages.error(self.request, _("您没有删除部门的权限。"))
+            return self.show(self.form_class(instance=department), status=403)
+        try:
+            services.department_delete(actor=self.request.user, department=department, request=self.request)
+        except ValidationError as exc:
+            messages.error(self.request, " ".join(exc.messages))
+            return self.show(self.form_class(instance=department), status=422)
+        messages.success(self.request, _("部门「%(name)s」已删除。") % {"name": department.name})
+        response = redirect("accounts:department_tree")
+        if is_htmx(self.request):
+            response = DepartmentTreeView.as_view()(self.request)
+            response["HX-Trigger"] = "crm:changed"
+        return response
+
+    def extra_context(self, form: Any) -> dict[str, Any]:
+        return {"can_delete": form.instance.pk and self.request.user.has_perm("accounts.delete_department")}
+
     def save(self, obj: Department, form: DepartmentForm) -> Department:
         return services.department_save(
             actor=self.request.user, department=obj, data=form.cleaned_data, request=self.request

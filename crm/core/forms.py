@@ -10,6 +10,22 @@ from django.utils.translation import gettext_lazy as _
 from .lists import ListFilterForm
 from .models import AuditAction, DictItem, DictType
 
+BIGINT = 2**63
+
+
+class ModelMultipleChoiceField(forms.ModelMultipleChoiceField):
+    """Django's field, refusing a key too large for the database (``pk__in`` has no overflow guard:
+    SQLite raises OverflowError and PostgreSQL a DataError, a 500 instead of a message)."""
+
+    def _check_values(self, value: Any) -> Any:
+        for pk in value or ():
+            text = str(pk).strip()
+            if text.lstrip("-").isdigit() and not -BIGINT <= int(text) < BIGINT:
+                raise forms.ValidationError(
+                    self.error_messages["invalid_pk_value"], code="invalid_pk_value", params={"pk": pk}
+                )
+        return super()._check_values(value)
+
 
 class DateInput(forms.DateInput):
     input_type = "date"
@@ -66,4 +82,7 @@ DictItemFormSet = forms.inlineformset_factory(
     fields=["code", "label", "sort", "is_active"],
     extra=3,
     can_delete=True,
+    max_num=200,
+    absolute_max=200,
+    validate_max=True,
 )

@@ -193,3 +193,25 @@ def test_dictionary_selector(demo: object) -> None:
     from crm.core.selectors import dict_choices
 
     assert ("01", "电话") in dict_choices("followup_method")
+
+
+def test_department_delete_only_when_empty(client_for) -> None:
+    admin = client_for("管理员")
+    group = Department.objects.get(name="销售一组")
+    r = admin.post(reverse("accounts:department_edit", args=[group.pk]), {"_action": "delete"})
+    assert r.status_code == 422
+    assert "还有人员" in r.content.decode()
+    sales = Department.objects.get(name="销售部")
+    r = admin.post(reverse("accounts:department_edit", args=[sales.pk]), {"_action": "delete"})
+    assert "还有下级部门" in r.content.decode()
+    admin.post(reverse("accounts:department_create"), {"name": "临时组", "parent": sales.pk, "sort": 0})
+    temp = Department.objects.get(name="临时组")
+    r = admin.post(reverse("accounts:department_edit", args=[temp.pk]), {"_action": "delete"})
+    assert r.status_code == 302
+    assert not Department.objects.filter(name="临时组").exists()
+    assert AuditLog.objects.filter(action=AuditAction.DELETE, object_repr="临时组").exists()
+    # without the permission nothing is deleted
+    Department.objects.create(name="另一组", parent=sales, path="/")
+    other = Department.objects.get(name="另一组")
+    r = client_for("赵志刚").post(reverse("accounts:department_edit", args=[other.pk]), {"_action": "delete"})
+    assert r.status_code == 403 and Department.objects.filter(pk=other.pk).exists()
