@@ -8,7 +8,7 @@ from axes.helpers import get_cool_off
 from django.contrib import messages
 from django.contrib.auth import authenticate, login, logout
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -402,12 +402,12 @@ class DepartmentEditView(SimpleEditView):
     tab_prefix = "department"
     edit_url_name = "accounts:department_edit"
 
-    def post(self, request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    def post(self, request: HttpRequest, pk: int | None = None) -> HttpResponseBase:
         if pk is not None and request.POST.get("_action") == "delete":
             return self.delete(self.get_object())
         return super().post(request, pk)
 
-    def delete(self, department: Department) -> HttpResponse:
+    def delete(self, department: Department) -> HttpResponseBase:
         if not self.request.user.has_perm("accounts.delete_department"):
             messages.error(self.request, _("您没有删除部门的权限。"))
             return self.show(self.form_class(instance=department), status=403)
@@ -417,10 +417,10 @@ class DepartmentEditView(SimpleEditView):
             messages.error(self.request, " ".join(exc.messages))
             return self.show(self.form_class(instance=department), status=422)
         messages.success(self.request, _("部门「%(name)s」已删除。") % {"name": department.name})
-        response = redirect("accounts:department_tree")
-        if is_htmx(self.request):
-            response = DepartmentTreeView.as_view()(self.request)
-            response["HX-Trigger"] = "crm:changed"
+        if not is_htmx(self.request):
+            return redirect("accounts:department_tree")
+        response = DepartmentTreeView.as_view()(self.request)
+        response["HX-Trigger"] = "crm:changed"
         return response
 
     def extra_context(self, form: Any) -> dict[str, Any]:
