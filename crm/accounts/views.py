@@ -8,7 +8,7 @@ from axes.helpers import get_cool_off
 from django.contrib import messages
 from django.contrib.auth import authenticate, login, logout
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -319,13 +319,13 @@ class DepartmentTreeView(CrmView):
     permission = "accounts.view_department"
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        departments = selectors.department_tree()
-        counts = selectors.member_counts()
-        rows = [{"dept": d, "members": counts.get(d.pk, 0)} for d in departments]
-        return self.render_page(
-            "accounts/department_tree.html",
-            {"rows": rows, "can_add": request.user.has_perm("accounts.add_department")},
-        )
+        return self.render_page("accounts/department_tree.html", tree_context(request))
+
+
+def tree_context(request: HttpRequest) -> dict[str, Any]:
+    counts = selectors.member_counts()
+    rows = [{"dept": d, "members": counts.get(d.pk, 0)} for d in selectors.department_tree()]
+    return {"rows": rows, "can_add": request.user.has_perm("accounts.add_department")}
 
 
 class SimpleEditView(CrmView, ABC):
@@ -402,12 +402,12 @@ class DepartmentEditView(SimpleEditView):
     tab_prefix = "department"
     edit_url_name = "accounts:department_edit"
 
-    def post(self, request: HttpRequest, pk: int | None = None) -> HttpResponseBase:
+    def post(self, request: HttpRequest, pk: int | None = None) -> HttpResponse:
         if pk is not None and request.POST.get("_action") == "delete":
             return self.delete(self.get_object())
         return super().post(request, pk)
 
-    def delete(self, department: Department) -> HttpResponseBase:
+    def delete(self, department: Department) -> HttpResponse:
         if not self.request.user.has_perm("accounts.delete_department"):
             messages.error(self.request, _("您没有删除部门的权限。"))
             return self.show(self.form_class(instance=department), status=403)
@@ -419,7 +419,7 @@ class DepartmentEditView(SimpleEditView):
         messages.success(self.request, _("部门「%(name)s」已删除。") % {"name": department.name})
         if not is_htmx(self.request):
             return redirect("accounts:department_tree")
-        response = DepartmentTreeView.as_view()(self.request)
+        response = self.render_page("accounts/department_tree.html", tree_context(self.request))
         response["HX-Trigger"] = "crm:changed"
         return response
 

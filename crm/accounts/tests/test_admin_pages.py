@@ -210,6 +210,12 @@ def test_department_delete_only_when_empty(client_for) -> None:
     assert r.status_code == 302
     assert not Department.objects.filter(name="临时组").exists()
     assert AuditLog.objects.filter(action=AuditAction.DELETE, object_repr="临时组").exists()
+    # from a tab (htmx): the tab shows the tree again and open lists refresh
+    admin.post(reverse("accounts:department_create"), {"name": "临时二组", "parent": sales.pk, "sort": 0})
+    temp = Department.objects.get(name="临时二组")
+    r = admin.post(reverse("accounts:department_edit", args=[temp.pk]), {"_action": "delete"}, HTTP_HX_REQUEST="true")
+    assert r.status_code == 200 and r["HX-Trigger"] == "crm:changed"
+    assert "部门「临时二组」已删除" in r.content.decode() and "销售一组" in r.content.decode()
     # without the permission nothing is deleted
     Department.objects.create(name="另一组", parent=sales, path="/")
     other = Department.objects.get(name="另一组")
