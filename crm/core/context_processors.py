@@ -8,8 +8,8 @@ from .menu import menu
 
 
 def shell(request: HttpRequest) -> dict[str, Any]:
-    """The menu for the shell; evaluated lazily so that partial responses pay nothing for it."""
+    """The menu of the shell; evaluated lazily so that partial (htmx) responses pay nothing for it."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    return {"menu_nodes": lambda: menu.visible(user)}
+    return {"menu_html": lambda: menu.render(user)}

@@ -1,16 +1,23 @@
 from __future__ import annotations
 
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django import forms
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .lists import ListFilterForm
 from .models import AuditAction, DictItem, DictType
 
 BIGINT = 2**63
+
+
+def local_midnight(day: date) -> datetime:
+    """The start of ``day`` in the club's time zone, as an aware instant."""
+    return timezone.make_aware(datetime.combine(day, time.min))
 
 
 class ModelMultipleChoiceField(forms.ModelMultipleChoiceField):
@@ -41,13 +48,21 @@ class AuditFilterForm(ListFilterForm):
     date_to = forms.DateField(label=_("结束日期"), required=False, widget=DateInput())
     object_repr = forms.CharField(label=_("对象"), required=False, max_length=50)
 
-    lookups = {"actor": "actor", "action": "action", "date_from": "at__date__gte", "date_to": "at__date__lte"}
+    lookups = {"actor": "actor", "action": "action"}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         field = self.fields["actor"]
         assert isinstance(field, forms.ModelChoiceField)
         field.queryset = get_user_model().objects.order_by("full_name")
+
+    # A range on the stored instant, not ``at__date``: the index on (action, at) serves a range, while a date
+    # cast in the club's time zone is computed row by row (on SQLite by a Python function).
+    def filter_date_from(self, qs: QuerySet, value: date) -> QuerySet:
+        return qs.filter(at__gte=local_midnight(value))
+
+    def filter_date_to(self, qs: QuerySet, value: date) -> QuerySet:
+        return qs.filter(at__lt=local_midnight(value + timedelta(days=1)))
 
     def filter_object_repr(self, qs: QuerySet, value: str) -> QuerySet:
         # Chinese has no case: ``contains`` rather than ``icontains`` (see DESIGN.md).

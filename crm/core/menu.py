@@ -9,7 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.urls import reverse
+from django.conf import settings
+from django.template.loader import render_to_string
+from django.urls import get_script_prefix, get_urlconf, reverse
+from django.utils.safestring import mark_safe
+from django.utils.translation import get_language
 
 
 @dataclass
@@ -64,6 +68,7 @@ class MenuRegistry:
     def __init__(self) -> None:
         self._roots: list[MenuNode] = []
         self._by_key: dict[str, MenuNode] = {}
+        self._rendered: dict[tuple[Any, ...], str] = {}
 
     def register(self, node: MenuNode, parent: str | None = None) -> MenuNode:
         if node.key in self._by_key:
@@ -72,6 +77,7 @@ class MenuRegistry:
         siblings.append(node)
         siblings.sort(key=lambda n: n.order)
         self._by_key[node.key] = node
+        self._rendered.clear()
         for child in list(node.children):
             self._by_key.setdefault(child.key, child)
         return node
@@ -89,6 +95,25 @@ class MenuRegistry:
 
         visit(self._roots, 0)
         return out
+
+    def render(self, user: Any) -> str:
+        """The menu's HTML for ``user``. Rendered once per distinct menu (set of visible nodes, language and
+        mount point) and then reused: every full page shows it, and it only changes with permissions."""
+        nodes = self.visible(user)
+        keys: list[str] = []
+
+        def collect(ns: list[VisibleNode]) -> None:
+            for n in ns:
+                keys.append(n.key)
+                collect(n.children)
+
+        collect(nodes)
+        cache_key = (tuple(keys), get_language(), get_script_prefix(), get_urlconf() or settings.ROOT_URLCONF)
+        html = self._rendered.get(cache_key)
+        if html is None:
+            html = render_to_string("core/_menu.html", {"menu_nodes": nodes})
+            self._rendered[cache_key] = html
+        return mark_safe(html)  # noqa: S308 - our own template's output
 
     def visible(self, user: Any) -> list[VisibleNode]:
         def visit(nodes: list[MenuNode]) -> list[VisibleNode]:

@@ -220,3 +220,47 @@ def test_csp_header_and_no_external_assets(client_for) -> None:
     assert "default-src 'self'" in r["Content-Security-Policy"]
     body = r.content.decode()
     assert "http://" not in body.replace("http://www.w3.org", "") and "https://" not in body
+
+
+def test_date_filter_uses_the_clubs_days(client_for, people: dict[str, User]) -> None:
+    """A day is a day in Asia/Shanghai: 23:30 UTC on the 1st is already the 2nd at the club."""
+    from datetime import UTC, datetime
+
+    AuditLog.objects.all().delete()
+    late = AuditLog.objects.create(
+        actor=people["李明"], actor_name="李明", action=AuditAction.LOGIN, at=datetime(2026, 5, 1, 23, 30, tzinfo=UTC)
+    )
+    early = AuditLog.objects.create(
+        actor=people["李明"], actor_name="李明", action=AuditAction.LOGIN, at=datetime(2026, 5, 1, 15, 30, tzinfo=UTC)
+    )
+    admin = client_for("管理员")
+    url = reverse("core:audit_list")
+    ids = lambda r: {row["obj"].pk for row in r.context["rows"] if row["obj"].action == AuditAction.LOGIN}  # noqa: E731
+    assert ids(admin.get(url, {"date_from": "2026-05-02", "date_to": "2026-05-02"})) == {late.pk}
+    assert ids(admin.get(url, {"date_from": "2026-05-01", "date_to": "2026-05-01"})) == {early.pk}
+
+
+def test_fast_select_renders_like_django(demo: object) -> None:
+    """The search area's <select> is built directly; it must say what Django's own rendering says."""
+    import re as _re
+
+    from django.template import Context, Template
+
+    from crm.accounts.forms import UserFilterForm
+    from crm.accounts.models import Department
+
+    dept = Department.objects.get(name="销售二组")
+    form = UserFilterForm({"department": str(dept.pk), "is_active": "0"})
+    form.is_valid()
+    ours = Template("{% load crm %}{{ form.department|widget }}{{ form.is_active|widget }}").render(
+        Context({"form": form})
+    )
+    django = form["department"].as_widget(attrs={"class": "form-select form-select-sm"}) + form["is_active"].as_widget(
+        attrs={"class": "form-select form-select-sm"}
+    )
+
+    def norm(html: str) -> str:
+        return _re.sub(r"\s+", " ", html.replace(">\n", ">")).replace("> <", "><").strip()
+
+    assert norm(ours) == norm(django)
+    assert f'<option value="{dept.pk}" selected>销售二组</option>' in ours
