@@ -47,7 +47,7 @@ class InitialPasswordMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = request.user
         if user.is_authenticated and getattr(user, "initial_password_set_at", None) is not None:
-            allowed = {reverse("accounts:password_change"), reverse("accounts:logout")}
+            allowed = {reverse("accounts:password_change"), reverse("accounts:logout"), reverse("set_language")}
             if request.path not in allowed and not request.path.startswith(settings.STATIC_URL):
                 return _to(request, reverse("accounts:password_change"))
         return self.get_response(request)

@@ -22,8 +22,8 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
+    # No template and no database: whatever failed must not fail this page too.
+    title, message = _("系统出错了"), _("请稍后重试;如果问题持续,请联系系统管理员。")
     return HttpResponse(
-        "<!doctype html><meta charset=utf-8><title>系统错误</title><h1>系统出错了</h1>"
-        "<p>请稍后重试;如果问题持续,请联系系统管理员。</p>",
-        status=500,
+        f"<!doctype html><meta charset=utf-8><title>{title}</title><h1>{title}</h1><p>{message}</p>", status=500
     )

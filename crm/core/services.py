@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from .audit import audit, diff, snapshot, snapshot_stored
 from .models import AuditAction, DictType
@@ -37,4 +38,5 @@ def dict_type_save(*, actor: Any, form: Any, items: Any, request: Any = None) ->
 
 
 def _item_labels(dict_type: DictType) -> list[str]:
-    return [f"{i.code}:{i.label}{'' if i.is_active else '(停用)'}" for i in dict_type.items.order_by("sort", "id")]
+    disabled = _("(停用)")
+    return [f"{i.code}:{i.label}{'' if i.is_active else disabled}" for i in dict_type.items.order_by("sort", "id")]

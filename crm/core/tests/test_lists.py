@@ -264,3 +264,12 @@ def test_fast_select_renders_like_django(demo: object) -> None:
 
     assert norm(ours) == norm(django)
     assert f'<option value="{dept.pk}" selected>销售二组</option>' in ours
+
+
+def test_english_interface(client: Client, demo: object) -> None:
+    r = client.post("/CRM/i18n/setlang/", {"language": "en", "next": "/CRM/login/"})
+    assert r.status_code == 302
+    body = client.get("/CRM/login/").content.decode()
+    assert "Log in" in body and 'lang="en"' in body
+    client.post("/CRM/i18n/setlang/", {"language": "zh-hans", "next": "/CRM/login/"})
+    assert "登录" in client.get("/CRM/login/").content.decode()
