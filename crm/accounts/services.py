@@ -12,11 +12,13 @@ from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.models import Permission
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q, Value
+from django.db.models.functions import Concat, Substr
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm.core.audit import audit, diff, snapshot, snapshot_stored
+from crm.core.audit import audit, audited
 from crm.core.models import AuditAction
 from crm.core.scope import ensure_in_scope
 
@@ -79,34 +81,26 @@ def user_create(
         is_active=is_active,
     )
     password = _set_initial_password(user)
-    user.full_clean(exclude=["password"])
-    user.save()
-    user.roles.set(roles)
-    audit(
-        actor=actor,
-        action=AuditAction.CREATE,
-        obj=user,
-        changes=diff({}, snapshot(user, USER_FIELDS)),
-        request=request,
-    )
+    with audited(actor=actor, obj=user, fields=USER_FIELDS, request=request):
+        user.full_clean(exclude=["password"])
+        user.save()
+        user.roles.set(roles)
+        ensure_in_scope(actor, user)
     return user, password
 
 
 @transaction.atomic
 def user_update(*, actor: Any, user: User, data: dict[str, Any], request: HttpRequest | None = None) -> User:
     """Change a person's data (the administration page's edit)."""
-    before = snapshot_stored(user, USER_FIELDS)
     roles = data.pop("roles", None)
-    for name, value in data.items():
-        setattr(user, name, value)
-    user.full_clean(exclude=["password"])
-    user.save()
-    if roles is not None:
-        user.roles.set(roles)
-    ensure_in_scope(actor, user)
-    changes = diff(before, snapshot(user, USER_FIELDS))
-    if changes:
-        audit(actor=actor, action=AuditAction.UPDATE, obj=user, changes=changes, request=request)
+    with audited(actor=actor, obj=user, fields=USER_FIELDS, request=request):
+        for name, value in data.items():
+            setattr(user, name, value)
+        user.full_clean(exclude=["password"])
+        user.save()
+        if roles is not None:
+            user.roles.set(roles)
+        ensure_in_scope(actor, user)
     # A deactivated person's sessions end by themselves: the auth backend refuses inactive users.
     return user
 
@@ -150,27 +144,21 @@ def department_save(
 ) -> Department:
     """Create or change a department; moving it moves its whole subtree."""
     created = department.pk is None
-    before = snapshot_stored(department, DEPARTMENT_FIELDS)
-    old_path = department.path
-    for name, value in data.items():
-        setattr(department, name, value)
-    parent = department.parent
-    if parent is not None and department.pk is not None and f"/{department.pk}/" in parent.path:
-        raise ValidationError({"parent": _("上级部门不能是本部门或其下级部门。")})
-    department.full_clean(exclude=["path"])
-    department.save()
-    new_path = f"{parent.path if parent else '/'}{department.pk}/"
-    if new_path != old_path:
-        Department.objects.filter(pk=department.pk).update(path=new_path)
-        if not created:
-            for child in Department.objects.filter(path__startswith=old_path).exclude(pk=department.pk):
-                child.path = new_path + child.path[len(old_path) :]
-                child.save(update_fields=["path"])
-        department.path = new_path
-    changes = diff(before, snapshot(department, DEPARTMENT_FIELDS))
-    if created or changes:
-        action = AuditAction.CREATE if created else AuditAction.UPDATE
-        audit(actor=actor, action=action, obj=department, changes=changes, request=request)
+    with audited(actor=actor, obj=department, fields=DEPARTMENT_FIELDS, request=request):
+        old_path = department.path
+        for name, value in data.items():
+            setattr(department, name, value)
+        parent = department.parent
+        if parent is not None and department.pk is not None and f"/{department.pk}/" in parent.path:
+            raise ValidationError({"parent": _("上级部门不能是本部门或其下级部门。")})
+        department.full_clean(exclude=["path"])
+        department.save()
+        new_path = f"{parent.path if parent else '/'}{department.pk}/"
+        if new_path != old_path:
+            # The department and its whole subtree in one statement: each path's old prefix becomes the new one.
+            moved = Q(pk=department.pk) if created else Q(path__startswith=old_path)
+            Department.objects.filter(moved).update(path=Concat(Value(new_path), Substr("path", len(old_path) + 1)))
+            department.path = new_path
     return department
 
 
@@ -198,18 +186,13 @@ def role_save(
     permissions: Iterable[Permission] | None = None,
     request: HttpRequest | None = None,
 ) -> Role:
-    created = role.pk is None
-    before = snapshot_stored(role, ROLE_FIELDS)
-    for name, value in data.items():
-        setattr(role, name, value)
-    role.full_clean()
-    role.save()
-    if permissions is not None:
-        role.permissions.set(permissions)
-    changes = diff(before, snapshot(role, ROLE_FIELDS))
-    if created or changes:
-        action = AuditAction.CREATE if created else AuditAction.UPDATE
-        audit(actor=actor, action=action, obj=role, changes=changes, request=request)
+    with audited(actor=actor, obj=role, fields=ROLE_FIELDS, request=request):
+        for name, value in data.items():
+            setattr(role, name, value)
+        role.full_clean()
+        role.save()
+        if permissions is not None:
+            role.permissions.set(permissions)
     return role
 
 
@@ -217,14 +200,9 @@ def role_save(
 def position_save(
     *, actor: Any, position: Position, data: dict[str, Any], request: HttpRequest | None = None
 ) -> Position:
-    created = position.pk is None
-    before = snapshot_stored(position, ("name", "sort"))
-    for name, value in data.items():
-        setattr(position, name, value)
-    position.full_clean()
-    position.save()
-    changes = diff(before, snapshot(position, ("name", "sort")))
-    if created or changes:
-        action = AuditAction.CREATE if created else AuditAction.UPDATE
-        audit(actor=actor, action=action, obj=position, changes=changes, request=request)
+    with audited(actor=actor, obj=position, fields=("name", "sort"), request=request):
+        for name, value in data.items():
+            setattr(position, name, value)
+        position.full_clean()
+        position.save()
     return position

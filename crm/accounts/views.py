@@ -396,7 +396,7 @@ class DepartmentEditView(SimpleEditView):
     permission = "accounts.view_department"
     model = Department
     form_class = DepartmentForm
-    template = "accounts/department_form.html"
+    template = "accounts/simple_form.html"
     add_perm = "accounts.add_department"
     change_perm = "accounts.change_department"
     tab_prefix = "department"

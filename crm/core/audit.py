@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
@@ -51,6 +52,26 @@ def snapshot_stored(instance: models.Model, fields: Iterable[str]) -> dict[str, 
 def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
     """Field by field: ``{field: [old, new]}`` for what changed."""
     return {k: [before.get(k), after.get(k)] for k in after if before.get(k) != after.get(k)}
+
+
+@contextmanager
+def audited(
+    *, actor: Any, obj: models.Model, fields: Iterable[str], request: HttpRequest | None = None
+) -> Iterator[dict[str, Any]]:
+    """Audit the create or update of ``obj`` done inside the block, field by field.
+
+    The stored values are read before the block and the saved ones after it; a row is written for a create,
+    or for an update that changed something. The block may add entries to the yielded dict (e.g. the items
+    of a dictionary), which count as changes too."""
+    fields = tuple(fields)
+    created = obj.pk is None
+    before = snapshot_stored(obj, fields)
+    extra: dict[str, Any] = {}
+    yield extra
+    changes = {**diff(before, snapshot(obj, fields)), **extra}
+    if created or changes:
+        action = AuditAction.CREATE if created else AuditAction.UPDATE
+        audit(actor=actor, action=action, obj=obj, changes=changes, request=request)
 
 
 def audit(

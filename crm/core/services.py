@@ -7,8 +7,8 @@ from typing import Any
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from .audit import audit, diff, snapshot, snapshot_stored
-from .models import AuditAction, DictType
+from .audit import audited
+from .models import DictType
 
 DICT_FIELDS = ("code", "name", "description")
 
@@ -16,24 +16,14 @@ DICT_FIELDS = ("code", "name", "description")
 @transaction.atomic
 def dict_type_save(*, actor: Any, form: Any, items: Any, request: Any = None) -> DictType:
     """Save a dictionary and its items (a bound ModelForm and inline formset, both valid)."""
-    before = snapshot_stored(form.instance, DICT_FIELDS)
     before_items = _item_labels(form.instance) if form.instance.pk else []
-    created = form.instance.pk is None
-    dict_type = form.save()
-    items.instance = dict_type
-    items.save()
-    changes: dict[str, Any] = diff(before, snapshot(dict_type, DICT_FIELDS))
-    after_items = _item_labels(dict_type)
-    if after_items != before_items:
-        changes["items"] = [before_items, after_items]
-    if created or changes:
-        audit(
-            actor=actor,
-            action=AuditAction.CREATE if created else AuditAction.UPDATE,
-            obj=dict_type,
-            changes=changes,
-            request=request,
-        )
+    with audited(actor=actor, obj=form.instance, fields=DICT_FIELDS, request=request) as changes:
+        dict_type = form.save()
+        items.instance = dict_type
+        items.save()
+        after_items = _item_labels(dict_type)
+        if after_items != before_items:
+            changes["items"] = [before_items, after_items]
     return dict_type
 
 
