@@ -1,6 +1,7 @@
 from typing import Any
 
 from django.core.management.base import BaseCommand
+from django.utils.translation import gettext as _
 
 from crm.accounts.demo import load_demo
 from crm.accounts.models import User
@@ -14,10 +15,13 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, if_empty: bool = False, **options: Any) -> None:
         if if_empty and User.objects.exists():
-            self.stdout.write("数据库中已有用户,未载入演示数据。")
+            self.stdout.write(_("数据库中已有用户,未载入演示数据。"))
             return
         created = load_demo()
-        template = (
-            "演示数据已就绪:新增部门 {departments} 个、角色 {roles} 个、用户 {users} 人、字典 {dictionaries} 个。"
+        self.stdout.write(
+            _(
+                "演示数据已就绪:新增部门 %(departments)d 个、角色 %(roles)d 个、用户 %(users)d 人、"
+                "字典 %(dictionaries)d 个。"
+            )
+            % created
         )
-        self.stdout.write(template.format(**created))
