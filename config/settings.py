@@ -67,7 +67,10 @@ INSTALLED_APPS = [
     "axes",
     "crm.core",
     "crm.accounts",
+    "crm.workflow",
 ]
+if TESTING:
+    INSTALLED_APPS.append("crm.workflow.testing")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

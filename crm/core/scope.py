@@ -69,6 +69,10 @@ class ScopedQuerySet(models.QuerySet):
         if grant.all:
             return self
         q = scope_q(self.model, grant)
+        # A model may also open its rows to the people taking part in them (an approver, a handler).
+        participant = getattr(self.model, "scope_participant_q", None)
+        if participant is not None:
+            q = participant(user) if q is None else q | participant(user)
         return self.filter(q) if q is not None else self.none()
 
 

@@ -1,0 +1,71 @@
+"""Who approves a step, and whom an approver may 【分配】 to."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.utils.translation import gettext as _
+
+from crm.accounts.models import Department, User
+from crm.accounts.selectors import subordinate_ids
+
+from .errors import WorkflowError
+from .models import Application, ApproverKind, ConditionOp
+
+
+def managers_above(application: Application) -> list[User]:
+    """The managers of the applicant's department and of each department above it, nearest first, without
+    the applicant and without repeats."""
+    ids = [int(i) for i in application.department.path.strip("/").split("/")] if application.department else []
+    by_id = {d.pk: d for d in Department.objects.filter(pk__in=ids).select_related("manager")}
+    out: list[User] = []
+    for pk in reversed(ids):
+        manager = by_id[pk].manager
+        if manager and manager.is_active and manager.pk != application.applicant_id and manager not in out:
+            out.append(manager)
+    return out
+
+
+def step_approvers(application: Application, step: dict[str, Any]) -> list[User]:
+    kind = step["kind"]
+    if kind in (ApproverKind.DEPT_MANAGER, ApproverKind.DIRECTOR):
+        managers = managers_above(application)
+        index = 0 if kind == ApproverKind.DEPT_MANAGER else 1
+        return managers[index : index + 1]
+    if kind == ApproverKind.ROLE:
+        return list(User.objects.filter(roles=step["role"], is_active=True).order_by("id"))
+    pk = step["user"] if kind == ApproverKind.USER else application.assignee_id
+    return list(User.objects.filter(pk=pk, is_active=True))
+
+
+def assign_candidates(actor: User, step: dict[str, Any]) -> QuerySet[User]:
+    """The people the approver of ``step`` may name: holders of the step's role, among the approver's own
+    people when the approver leads any (a director picks one of his managers, a manager one of her reps)."""
+    people = User.objects.filter(roles=step["assign_role"], is_active=True).exclude(pk=actor.pk)
+    mine = subordinate_ids(actor)
+    if people.filter(pk__in=mine).exists():
+        people = people.filter(pk__in=mine)
+    return people.order_by("department__path", "id")
+
+
+def condition_holds(instance: Any, field: str, op: str, raw: str) -> bool:
+    """Whether a step's condition holds for the submitted form (the value is read as the field's type)."""
+    model_field = instance._meta.get_field(field)
+    try:
+        expected = model_field.to_python(raw)
+    except ValidationError:
+        raise WorkflowError(
+            _("流程条件的值「%(value)s」不适用于字段「%(field)s」,请联系管理员检查流程配置。")
+            % {"value": raw, "field": model_field.verbose_name}
+        ) from None
+    actual = getattr(instance, field)
+    return {
+        ConditionOp.GT: lambda: actual > expected,
+        ConditionOp.GTE: lambda: actual >= expected,
+        ConditionOp.LT: lambda: actual < expected,
+        ConditionOp.LTE: lambda: actual <= expected,
+        ConditionOp.EQ: lambda: actual == expected,
+        ConditionOp.NE: lambda: actual != expected,
+    }[ConditionOp(op)]()

@@ -1,0 +1,80 @@
+"""Writes around the engine: saving a draft (【保存】) and editing chains (流程配置)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from crm.core.audit import audit, audited
+from crm.core.models import AuditAction
+
+from .engine import can_edit
+from .errors import WorkflowError
+from .models import Application, Chain, Event, EventAction, Status
+from .registry import FormType
+
+
+@transaction.atomic
+def draft_save(
+    *, actor: Any, form_type: FormType, form: forms.ModelForm, application: Application | None = None
+) -> Application:
+    """【保存】: create the application as a draft, or change its form while it is a draft the actor may edit.
+    After 【退回】 only the fields the form type leaves editable may change."""
+    if application is None:
+        application = Application.objects.create(
+            form_type=form_type.key, title="", applicant=actor, department=actor.department
+        )
+        action = EventAction.CREATE
+    else:
+        application = Application.objects.select_for_update().get(pk=application.pk)
+        if not can_edit(application, actor):
+            raise WorkflowError(_("该申请单现在不能修改(只有草稿可以修改,且须是申请人或被流转修改的同事)。"))
+        if application.returned and form_type.editable_after_return is not None:
+            locked = set(form.changed_data) - set(form_type.editable_after_return)
+            if locked:
+                names = "、".join(str(form.fields[f].label) for f in sorted(locked))
+                raise WorkflowError(_("退回后这些内容不能修改:%(fields)s。") % {"fields": names})
+        action = EventAction.SAVE
+    instance = form.save(commit=False)
+    instance.application = application
+    with audited(actor=actor, obj=instance, fields=list(form.fields)):
+        instance.save()
+        form.save_m2m()
+    application.title = form_type.title(instance)[:200]
+    application.save(update_fields=["title", "updated_at"])
+    Event.objects.create(
+        application=application, actor=actor, action=action, round=application.round, status_after=application.status
+    )
+    return application
+
+
+@transaction.atomic
+def chain_save(*, actor: Any, form_type: FormType, steps: Any, request: Any = None) -> Chain:
+    """Save the steps of a form type's chain (a valid inline formset). Applications already submitted keep the
+    steps they were submitted with."""
+    chain, _created = Chain.objects.get_or_create(form_type=form_type.key)
+    before = _describe(chain)
+    steps.instance = chain
+    steps.save()
+    after = _describe(chain)
+    if before != after:
+        audit(
+            actor=actor,
+            action=AuditAction.UPDATE,
+            obj=chain,
+            object_repr=str(form_type.label),
+            changes={"steps": [before, after]},
+            request=request,
+        )
+    return chain
+
+
+def _describe(chain: Chain) -> list[str]:
+    return [f"{s.order}.{s.name}:{s.get_approver_kind_display()}" for s in chain.steps.all()]
+
+
+def in_flight(form_type: FormType) -> int:
+    return Application.objects.filter(form_type=form_type.key, status=Status.IN_PROGRESS).count()

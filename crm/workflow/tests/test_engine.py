@@ -1,0 +1,359 @@
+"""The state machine, action by action: each rule's happy path and each refusal."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.utils import timezone
+
+from crm.accounts.models import Department, User
+from crm.core.models import AuditAction, AuditLog
+from crm.workflow import engine
+from crm.workflow.engine import WorkflowError, allowed_actions, can_edit, mark_opened, transition
+from crm.workflow.models import Application, ApproverKind, ChainStep, EventAction, Status, Task, TaskStatus
+from crm.workflow.registry import FormType, form_types
+from crm.workflow.testing.models import SampleRequest
+
+from .conftest import make_chain, new_app, role
+
+pytestmark = pytest.mark.django_db
+
+
+def instance(app: Application) -> SampleRequest:
+    return SampleRequest.objects.get(application=app)
+
+
+def actions(app: Application) -> list[str]:
+    return list(app.events.values_list("action", flat=True))
+
+
+def test_two_steps_to_approval_runs_the_effect_once(org, manager_director_chain) -> None:
+    zhang, li, wang = org["张伟"], org["李明"], org["王建国"]
+    app = new_app(zhang)
+    assert app.status == Status.DRAFT and app.title == "采购茶叶"
+    assert allowed_actions(app, zhang) == ["submit", "transfer"]
+    app = transition(app, "submit", actor=zhang)
+    assert app.status == Status.IN_PROGRESS and app.current_step == 0 and app.step_label == "1/2 第1步"
+    assert list(Task.objects.filter(status=TaskStatus.PENDING).values_list("approver__username", flat=True)) == ["李明"]
+    assert allowed_actions(app, li) == ["approve", "reject", "return"]
+    assert allowed_actions(app, zhang) == ["withdraw"]
+    app = transition(app, "approve", actor=li, opinion="同意")
+    assert app.current_step == 1
+    assert Task.objects.get(status=TaskStatus.PENDING).approver == wang
+    app = transition(app, "approve", actor=wang)
+    assert app.status == Status.APPROVED and app.finished_at and app.current_step is None
+    assert instance(app).effects == 1
+    assert actions(app) == ["create", "submit", "approve", "approve", "finish"]
+    assert allowed_actions(app, zhang) == allowed_actions(app, wang) == []
+
+
+def test_refusals_change_nothing(org, manager_director_chain) -> None:
+    zhang, li, wang, liu = org["张伟"], org["李明"], org["王建国"], org["刘洋"]
+    app = new_app(zhang)
+    with pytest.raises(WorkflowError, match="只有申请人"):
+        transition(app, "submit", actor=liu)
+    with pytest.raises(WorkflowError, match="不能【通过】"):
+        transition(app, "approve", actor=li)
+    transition(app, "submit", actor=zhang)
+    with pytest.raises(WorkflowError, match="不是该申请单当前步骤的审批人"):
+        transition(app, "approve", actor=wang)  # not at his step yet
+    with pytest.raises(WorkflowError, match="必须填写审批意见"):
+        transition(app, "reject", actor=li, opinion="  ")
+    with pytest.raises(WorkflowError, match="必须填写审批意见"):
+        transition(app, "return", actor=li)
+    with pytest.raises(WorkflowError, match="不能【提交】"):
+        transition(app, "submit", actor=zhang)
+    with pytest.raises(WorkflowError, match="不需要分配"):
+        transition(app, "approve", actor=li, assign_to=liu)
+    with pytest.raises(WorkflowError, match="未知的操作"):
+        transition(app, "explode", actor=li)
+    app.refresh_from_db()
+    assert app.current_step == 0 and app.status == Status.IN_PROGRESS
+    assert actions(app) == ["create", "submit"]
+
+
+def test_return_then_edit_and_resubmit_restarts_the_chain(org, manager_director_chain) -> None:
+    zhang, li, wang = org["张伟"], org["李明"], org["王建国"]
+    app = new_app(zhang, amount=100)
+    transition(app, "submit", actor=zhang)
+    transition(app, "approve", actor=li)
+    app = transition(app, "return", actor=wang, opinion="金额写错了")
+    assert app.status == Status.DRAFT and app.returned and app.return_opinion == "金额写错了"
+    assert can_edit(app, zhang) and not can_edit(app, li)
+    # After 退回 only the fields the form type allows may change (amount is locked for this type).
+    form_type = form_types.get("test_request")
+    from crm.workflow.services import draft_save
+
+    bad = form_type.form_class({"subject": "采购茶叶", "amount": 999}, instance=instance(app))
+    assert bad.is_valid()
+    with pytest.raises(WorkflowError, match="金额"):
+        draft_save(actor=zhang, form_type=form_type, form=bad, application=app)
+    good = form_type.form_class({"subject": "采购普洱茶", "amount": 100}, instance=instance(app))
+    assert good.is_valid()
+    draft_save(actor=zhang, form_type=form_type, form=good, application=app)
+    app = transition(app, "submit", actor=zhang)
+    assert app.round == 2 and app.current_step == 0 and not app.returned and app.title == "采购普洱茶"
+    assert Task.objects.get(round=2, status=TaskStatus.PENDING).approver == li
+    transition(app, "approve", actor=li)
+    app = transition(app, "approve", actor=wang)
+    assert app.status == Status.APPROVED and instance(app).effects == 1
+
+
+def test_reject_ends_it(org, manager_director_chain) -> None:
+    zhang, li = org["张伟"], org["李明"]
+    app = new_app(zhang)
+    transition(app, "submit", actor=zhang)
+    app = transition(app, "reject", actor=li, opinion="预算不足")
+    assert app.status == Status.REJECTED and app.finished_at
+    assert instance(app).effects == 0
+    with pytest.raises(WorkflowError, match="已拒绝"):
+        transition(app, "submit", actor=zhang)
+
+
+def test_withdraw_only_before_an_approver_opens_it(org, manager_director_chain) -> None:
+    zhang, li, liu = org["张伟"], org["李明"], org["刘洋"]
+    app = new_app(zhang)
+    transition(app, "submit", actor=zhang)
+    with pytest.raises(WorkflowError, match="只有申请人"):
+        transition(app, "withdraw", actor=liu)
+    assert not mark_opened(app, liu)  # not his task: nothing happens
+    app = transition(app, "withdraw", actor=zhang)
+    assert app.status == Status.DRAFT and not app.returned
+    assert Task.objects.get().status == TaskStatus.CANCELLED
+    app = transition(app, "submit", actor=zhang)
+    assert mark_opened(app, li) and not mark_opened(app, li)  # once
+    with pytest.raises(WorkflowError, match=r"李明 已于 .* 打开该申请单,不能再撤销"):
+        transition(app, "withdraw", actor=zhang)
+    assert "withdraw" not in allowed_actions(app, zhang)
+    assert EventAction.OPEN in actions(app)
+    draft = new_app(zhang)
+    assert not mark_opened(draft, li)
+
+
+def test_assign_chain_director_manager_rep(org) -> None:
+    """The seed's lead flow: the director 【分配】s to a manager, the manager to a rep, who gets the record."""
+    make_chain(
+        {"approver_kind": ApproverKind.ROLE, "role": role("销售总监"), "assign_role": role("销售经理")},
+        {"approver_kind": ApproverKind.ASSIGNED, "assign_role": role("业务员"), "approve_label": "分配"},
+    )
+    chen, wang, li, zhou, zhang = org["陈静"], org["王建国"], org["李明"], org["周丽"], org["张伟"]
+    app = new_app(chen)
+    transition(app, "submit", actor=chen)
+    with pytest.raises(WorkflowError, match="请选择【分配】给谁"):
+        transition(app, "approve", actor=wang)
+    with pytest.raises(WorkflowError, match="不能分配给「张伟」"):
+        transition(app, "approve", actor=wang, assign_to=zhang)
+    app = transition(app, "approve", actor=wang, assign_to=li)
+    assert Task.objects.get(status=TaskStatus.PENDING).approver == li
+    # 李明 may only pick his own reps; 周丽's rep 杨帆 is refused.
+    with pytest.raises(WorkflowError, match="杨帆"):
+        transition(app, "approve", actor=li, assign_to=org["杨帆"])
+    app = transition(app, "approve", actor=li, assign_to=zhang)
+    assert app.status == Status.APPROVED and app.assignee == zhang
+    assert list(app.events.filter(action=EventAction.ASSIGN).values_list("target__username", flat=True)) == [
+        "李明",
+        "张伟",
+    ]
+    assert zhou not in [e.actor for e in app.events.all()]
+
+
+def test_countersign_waits_for_everyone(org) -> None:
+    make_chain({"approver_kind": ApproverKind.ROLE, "role": role("销售经理"), "all_must_approve": True})
+    zhang, li, zhou = org["张伟"], org["李明"], org["周丽"]
+    app = new_app(zhang)
+    transition(app, "submit", actor=zhang)
+    app = transition(app, "approve", actor=li)
+    assert app.status == Status.IN_PROGRESS
+    app = transition(app, "approve", actor=zhou)
+    assert app.status == Status.APPROVED and instance(app).effects == 1
+
+
+def test_one_of_several_suffices_and_the_others_are_closed(org) -> None:
+    make_chain({"approver_kind": ApproverKind.ROLE, "role": role("销售经理")})
+    zhang, li, zhou = org["张伟"], org["李明"], org["周丽"]
+    app = new_app(zhang)
+    transition(app, "submit", actor=zhang)
+    app = transition(app, "approve", actor=zhou)
+    assert app.status == Status.APPROVED
+    assert Task.objects.get(approver=li).status == TaskStatus.CANCELLED
+    with pytest.raises(WorkflowError, match="已通过"):
+        transition(app, "approve", actor=li)
+
+
+def test_condition_adds_the_general_manager(org) -> None:
+    make_chain(
+        {"approver_kind": ApproverKind.DEPT_MANAGER},
+        {
+            "approver_kind": ApproverKind.USER,
+            "user": org["赵志刚"],
+            "condition_field": "amount",
+            "condition_op": "gt",
+            "condition_value": "10000",
+        },
+    )
+    zhang, li, zhao = org["张伟"], org["李明"], org["赵志刚"]
+    small = transition(new_app(zhang, amount=10000), "submit", actor=zhang)
+    big = transition(new_app(zhang, amount=10001), "submit", actor=zhang)
+    assert len(small.steps) == 1 and len(big.steps) == 2
+    transition(big, "approve", actor=li)
+    assert Task.objects.get(application=big, status=TaskStatus.PENDING).approver == zhao
+
+
+@pytest.mark.parametrize(
+    ("op", "value", "holds"),
+    [
+        ("gt", "99", True),
+        ("gte", "100", True),
+        ("lt", "100", False),
+        ("lte", "100", True),
+        ("eq", "100", True),
+        ("ne", "100", False),
+    ],
+)
+def test_condition_operators(org, op: str, value: str, holds: bool) -> None:
+    from crm.workflow.approvers import condition_holds
+
+    app = new_app(org["张伟"], amount=100)
+    assert condition_holds(instance(app), "amount", op, value) is holds
+
+
+def test_bad_condition_value_is_explained(org) -> None:
+    make_chain(
+        {
+            "approver_kind": ApproverKind.DEPT_MANAGER,
+            "condition_field": "amount",
+            "condition_op": "gt",
+            "condition_value": "很多",
+        }
+    )
+    app = new_app(org["张伟"])
+    with pytest.raises(WorkflowError, match="流程条件的值「很多」"):
+        transition(app, "submit", actor=org["张伟"])
+    app.refresh_from_db()
+    assert app.status == Status.DRAFT and app.round == 0
+
+
+def test_missing_approver_refuses_the_submit(org) -> None:
+    make_chain({"approver_kind": ApproverKind.DEPT_MANAGER})
+    chen = org["陈静"]  # 客服部 has no manager, and nothing above it
+    app = new_app(chen)
+    with pytest.raises(WorkflowError, match="第 1 步「第1步」找不到审批人"):
+        transition(app, "submit", actor=chen)
+    app.refresh_from_db()
+    assert app.status == Status.DRAFT and app.round == 0 and not Task.objects.exists()
+
+
+def test_manager_applying_goes_to_the_manager_above(org) -> None:
+    make_chain({"approver_kind": ApproverKind.DEPT_MANAGER}, {"approver_kind": ApproverKind.DIRECTOR})
+    li, wang, zhao = org["李明"], org["王建国"], org["赵志刚"]
+    Department.objects.filter(name="总经办").update(manager=zhao)
+    Department.objects.filter(name="销售部").update(parent=Department.objects.get(name="总经办"))
+    from crm.accounts.services import department_save
+
+    sales = Department.objects.get(name="销售部")
+    department_save(actor=None, department=sales, data={"parent": Department.objects.get(name="总经办")})
+    app = transition(new_app(li), "submit", actor=li)  # 李明 is his own group's manager
+    assert Task.objects.get(application=app).approver == wang
+    app = transition(app, "approve", actor=wang)
+    assert Task.objects.get(application=app, status=TaskStatus.PENDING).approver == zhao
+
+
+def test_empty_chain_approves_at_submit(org) -> None:
+    make_chain()
+    app = transition(new_app(org["张伟"]), "submit", actor=org["张伟"])
+    assert app.status == Status.APPROVED and instance(app).effects == 1
+
+
+def test_deadline_and_overdue(org) -> None:
+    make_chain({"approver_kind": ApproverKind.DEPT_MANAGER, "deadline_hours": 24})
+    app = transition(new_app(org["张伟"]), "submit", actor=org["张伟"])
+    task = Task.objects.get(application=app)
+    assert task.due_at is not None and not task.overdue
+    task.due_at = timezone.now() - timedelta(minutes=1)
+    assert task.overdue
+
+
+def test_editing_a_chain_does_not_disturb_applications_in_flight(org, manager_director_chain) -> None:
+    zhang, li, wang = org["张伟"], org["李明"], org["王建国"]
+    app = transition(new_app(zhang), "submit", actor=zhang)
+    manager_director_chain.steps.filter(order=1).delete()  # the admin drops the director's step
+    transition(app, "approve", actor=li)
+    app.refresh_from_db()
+    assert app.status == Status.IN_PROGRESS
+    assert Task.objects.get(application=app, status=TaskStatus.PENDING).approver == wang
+    assert len(transition(new_app(zhang), "submit", actor=zhang).steps) == 1
+
+
+def test_transfer_and_take_back(org) -> None:
+    zhang, liu, yang = org["张伟"], org["刘洋"], org["杨帆"]
+    app = new_app(zhang)
+    with pytest.raises(WorkflowError, match="本部门"):
+        transition(app, "transfer", actor=zhang, transfer_to=yang)
+    with pytest.raises(WorkflowError, match="在职的同事"):
+        transition(app, "transfer", actor=zhang, transfer_to=zhang)
+    with pytest.raises(WorkflowError, match="没有流转"):
+        transition(app, "take_back", actor=zhang)
+    app = transition(app, "transfer", actor=zhang, transfer_to=liu, can_edit=False)
+    assert app.handler == liu and not can_edit(app, liu)
+    assert Application.objects.for_user(liu).filter(pk=app.pk).exists()
+    with pytest.raises(WorkflowError, match="只有申请人或接收人"):
+        transition(app, "take_back", actor=yang)
+    app = transition(app, "take_back", actor=liu)  # he hands it back
+    assert app.handler is None
+    app = transition(app, "transfer", actor=zhang, transfer_to=liu, can_edit=True)
+    assert can_edit(app, liu)
+    assert "take_back" in allowed_actions(app, liu) and "submit" not in allowed_actions(app, liu)
+
+
+def test_delete_only_never_submitted_drafts(org, manager_director_chain) -> None:
+    zhang, liu, admin = org["张伟"], org["刘洋"], org["管理员"]
+    draft = new_app(zhang)
+    with pytest.raises(WorkflowError, match="只有申请人"):
+        engine.delete(draft, actor=liu)
+    engine.delete(draft, actor=zhang)
+    assert not Application.objects.filter(pk=draft.pk).exists() and not SampleRequest.objects.exists()
+    assert AuditLog.objects.filter(action=AuditAction.DELETE, object_id=str(draft.pk)).exists()
+    app = transition(new_app(zhang), "submit", actor=zhang)
+    transition(app, "withdraw", actor=zhang)
+    with pytest.raises(WorkflowError, match="已提交过的申请单不能删除"):
+        engine.delete(app, actor=zhang)
+    engine.delete(app.pk, actor=admin)  # the administrator may
+    assert not Application.objects.filter(pk=app.pk).exists()
+
+
+def test_unknown_form_type_is_refused(org) -> None:
+    app = new_app(org["张伟"])
+    Application.objects.filter(pk=app.pk).update(form_type="gone")
+    with pytest.raises(WorkflowError, match="「gone」已不存在"):
+        transition(app, "submit", actor=org["张伟"])
+
+
+def test_a_form_type_registers_without_engine_changes() -> None:
+    key = "test_request"
+    ft = form_types.get(key)
+    assert isinstance(ft, FormType) and ft.source("colleague") and ft.source("nope") is None
+    with pytest.raises(ValueError, match="registered twice"):
+        form_types.register(ft)
+    assert ft.may_create(User(is_superuser=True, is_active=True))
+
+
+def test_scope_of_applications(org, manager_director_chain) -> None:
+    zhang, li, liu, wang = org["张伟"], org["李明"], org["刘洋"], org["王建国"]
+    app = transition(new_app(zhang), "submit", actor=zhang)
+    assert Application.objects.for_user(li).filter(pk=app.pk).exists()  # his rep's, and his task
+    assert not Application.objects.for_user(liu).filter(pk=app.pk).exists()
+    transition(app, "approve", actor=li)
+    assert Application.objects.for_user(wang).filter(pk=app.pk).exists()
+
+
+def test_step_snapshot_and_labels(org) -> None:
+    chain = make_chain({"approver_kind": ApproverKind.ROLE, "role": role("销售经理"), "deadline_hours": 8})
+    step = chain.steps.get()
+    assert isinstance(step, ChainStep) and str(step) == "第1步" and str(chain) == "test_request"
+    assert step.snapshot()["hours"] == 8
+    app = new_app(org["张伟"])
+    assert app.step is None and app.step_label == "" and str(app) == "采购茶叶"
+    task_perm = Permission.objects.get(codename="delete_any_application")
+    assert task_perm.content_type.app_label == "workflow"
