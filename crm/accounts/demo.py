@@ -44,12 +44,15 @@ VIEW_ALL = [
     "core.view_auditlog",
     "core.view_dicttype",
     "core.view_sensitive",
+    "workflow.view_application",
+    "workflow.view_chain",
 ]
+LEADER = ["accounts.view_user", "workflow.view_application"]
 ROLES: list[tuple[str, str, str, list[str] | None]] = [  # name, scope, description, permissions (None = all)
     ("系统管理员", DataScope.ALL, "系统管理的全部功能", None),
     ("总经理", DataScope.ALL, "查看全公司的数据", VIEW_ALL),
-    ("销售总监", DataScope.DEPT_TREE, "销售部及下属各组的数据", ["accounts.view_user"]),
-    ("销售经理", DataScope.SELF_AND_SUBORDINATES, "本人及组员的数据", ["accounts.view_user"]),
+    ("销售总监", DataScope.DEPT_TREE, "销售部及下属各组的数据", LEADER),
+    ("销售经理", DataScope.SELF_AND_SUBORDINATES, "本人及组员的数据", LEADER),
     ("业务员", DataScope.SELF, "仅本人的数据", []),
     ("客服专员", DataScope.SELF, "仅本人的数据", []),
     ("市场专员", DataScope.SELF, "仅本人的数据", []),

@@ -32,7 +32,8 @@ class SessionTimeoutMiddleware:
                 logout(request)
                 messages.info(request, _("您已长时间未操作,为保护数据安全已自动退出,请重新登录。"))
                 return _to_login(request)
-            if now - last >= ACTIVITY_GRANULARITY or ACTIVITY_KEY not in request.session:
+            background = request.headers.get("X-CRM-Background") == "1"  # a badge polling is not the person acting
+            if not background and (now - last >= ACTIVITY_GRANULARITY or ACTIVITY_KEY not in request.session):
                 request.session[ACTIVITY_KEY] = now
             request.session.setdefault(LOGIN_AT_KEY, now)
         return self.get_response(request)

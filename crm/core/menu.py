@@ -26,6 +26,7 @@ class MenuNode:
     icon: str = "bi-circle"
     order: int = 100
     login_only: bool = False
+    badge_url_name: str | None = None  # a count shown beside the node, refreshed without a page reload
     children: list[MenuNode] = field(default_factory=list)
 
     @property
@@ -62,6 +63,10 @@ class VisibleNode:
     @property
     def icon(self) -> str:
         return self.node.icon
+
+    @property
+    def badge_url(self) -> str | None:
+        return reverse(self.node.badge_url_name) if self.node.badge_url_name else None
 
 
 class MenuRegistry:

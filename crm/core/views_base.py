@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from dataclasses import dataclass
@@ -36,9 +37,27 @@ class Button:
     permission: str | None = None
     icon: str = ""
     tab_title: Any = None
+    args: tuple[Any, ...] = ()
 
     def allowed(self, user: Any) -> bool:
         return self.permission is None or user.has_perm(self.permission)
+
+    @property
+    def href(self) -> str:
+        return reverse(self.url_name, args=self.args)
+
+    @property
+    def tab_key(self) -> str:
+        return self.href
+
+
+@dataclass(frozen=True)
+class QuickFilter:
+    """A one-click filter above a list (e.g. a form type with its count); ``params`` are added to the query."""
+
+    label: Any
+    params: dict[str, str]
+    count: int | None = None
 
 
 def namespace_form_ids(context: dict[str, Any], tab_key: str) -> None:
@@ -123,6 +142,12 @@ class ObjectListView(CrmView):
     def row_title(self, obj: Any) -> str:
         return str(obj)
 
+    def get_toolbar(self) -> list[Button]:
+        return list(self.toolbar)
+
+    def quick_filters(self) -> list[QuickFilter]:
+        return []
+
     # -- machinery --------------------------------------------------------------------------------
     def sort_options(self) -> dict[str, str]:
         return {c.name: c.sort for c in self.columns if c.sort}
@@ -188,7 +213,8 @@ class ObjectListView(CrmView):
             "query": query,
             "base_query": _without(query, "sort"),
             "list_url": request.path,
-            "toolbar": [b for b in self.toolbar if b.allowed(request.user)],
+            "toolbar": [b for b in self.get_toolbar() if b.allowed(request.user)],
+            "quick_filters": [_quick(f, query) for f in self.quick_filters()],
             "can_export": self.can_export(),
         }
         target = request.headers.get("HX-Target", "")
@@ -215,6 +241,11 @@ class ObjectListView(CrmView):
         response = HttpResponse(data, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
         response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
         return response
+
+
+def _quick(f: QuickFilter, query: QueryDict) -> dict[str, Any]:
+    active = all(query.get(k, "") == v for k, v in f.params.items())
+    return {"label": f.label, "count": f.count, "params": json.dumps(f.params), "active": active}
 
 
 def _without(query: QueryDict, *keys: str) -> QueryDict:

@@ -208,3 +208,16 @@ def test_argon2id_parameters() -> None:
     from config import settings as config_settings
 
     assert config_settings.PASSWORD_HASHERS[0] == "crm.accounts.hashers.TunedArgon2PasswordHasher"
+
+
+def test_background_polling_does_not_keep_a_session_alive(client_for, settings) -> None:
+    c = client_for("陈静")
+    c.get("/CRM/")
+    session = c.session
+    session["crm_last_activity"] -= settings.CRM_SESSION_IDLE_SECONDS - 5
+    session.save()
+    stamp = session["crm_last_activity"]
+    assert c.get("/CRM/", HTTP_X_CRM_BACKGROUND="1").status_code == 200
+    assert c.session["crm_last_activity"] == stamp
+    assert c.get("/CRM/").status_code == 200
+    assert c.session["crm_last_activity"] > stamp

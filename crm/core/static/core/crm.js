@@ -145,6 +145,21 @@
       htmx.trigger(form, "submit");
       return;
     }
+    var quick = e.target.closest("[data-crm-quick]");
+    if (quick) {
+      var target = document.querySelector(quick.dataset.crmForm);
+      var params = JSON.parse(quick.dataset.crmQuick);
+      Object.keys(params).forEach(function (name) {
+        var field = target.elements.namedItem(name);
+        if (field) { field.value = params[name]; }
+      });
+      quick.parentNode.querySelectorAll("[data-crm-quick]").forEach(function (b) {
+        b.classList.toggle("btn-secondary", b === quick);
+        b.classList.toggle("btn-outline-secondary", b !== quick);
+      });
+      htmx.trigger(target, "submit");
+      return;
+    }
     var exp = e.target.closest("a[data-crm-export]");
     if (exp) {
       var searchForm = document.querySelector(exp.dataset.crmExport);
