@@ -79,8 +79,12 @@ checks: venv
 i18n-check: venv
 	$(PY) scripts/i18n_check.py
 
+# The approval engine (models, rules, approvers, registry, services) must keep 100 % branch coverage.
+ENGINE := crm/workflow/engine.py,crm/workflow/approvers.py,crm/workflow/models.py,crm/workflow/registry.py,crm/workflow/services.py,crm/workflow/errors.py
+
 test-sqlite: setup
-	CRM_TESTING=1 DATABASE_URL= $(VENV)/bin/pytest -q -n 2
+	CRM_TESTING=1 DATABASE_URL= $(VENV)/bin/pytest -q -n 2 --cov --cov-report=
+	$(VENV)/bin/coverage report --include='$(ENGINE)' --fail-under=100
 
 postgres:
 	@bash scripts/ensure_postgres.sh

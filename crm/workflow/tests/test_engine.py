@@ -357,3 +357,67 @@ def test_step_snapshot_and_labels(org) -> None:
     assert app.step is None and app.step_label == "" and str(app) == "采购茶叶"
     task_perm = Permission.objects.get(codename="delete_any_application")
     assert task_perm.content_type.app_label == "workflow"
+
+
+def test_assign_candidates_without_own_people(org) -> None:
+    """An approver who leads none of the role's holders may pick any of them."""
+    from crm.workflow.approvers import assign_candidates
+
+    step = {"assign_role": role("销售经理").pk}
+    assert set(assign_candidates(org["赵志刚"], step).values_list("username", flat=True)) == {"李明", "周丽"}
+    assert set(assign_candidates(org["王建国"], step).values_list("username", flat=True)) == {"李明", "周丽"}
+    rep_step = {"assign_role": role("业务员").pk}
+    assert set(assign_candidates(org["李明"], rep_step).values_list("username", flat=True)) == {"张伟", "刘洋"}
+
+
+def test_a_form_type_without_an_effect(org, monkeypatch) -> None:
+    import dataclasses
+
+    ft = form_types.get("test_request")
+    monkeypatch.setitem(form_types._types, "test_request", dataclasses.replace(ft, effect=None))
+    make_chain()
+    app = transition(new_app(org["张伟"]), "submit", actor=org["张伟"])
+    assert app.status == Status.APPROVED and instance(app).effects == 0
+
+
+def test_records_read_as_text(org, manager_director_chain) -> None:
+    app = transition(new_app(org["张伟"]), "submit", actor=org["张伟"])
+    task = Task.objects.get()
+    assert str(task) == f"{app.pk}#1.0 {org['李明'].pk}"
+    assert str(app.events.first()).startswith("创建 ")
+
+
+def test_draft_save_refuses_what_may_not_be_edited(org, manager_director_chain) -> None:
+    from crm.workflow.services import chain_save, draft_save
+
+    app = transition(new_app(org["张伟"]), "submit", actor=org["张伟"])
+    ft = form_types.get("test_request")
+    form = ft.form_class({"subject": "改", "amount": 1}, instance=instance(app))
+    assert form.is_valid()
+    with pytest.raises(WorkflowError, match="现在不能修改"):
+        draft_save(actor=org["张伟"], form_type=ft, form=form, application=app)
+    # saving a chain with nothing changed writes no audit row
+    from crm.workflow.forms import ChainStepFormSet
+
+    chain = manager_director_chain
+    data = {
+        "steps-TOTAL_FORMS": "2",
+        "steps-INITIAL_FORMS": "2",
+        "steps-MIN_NUM_FORMS": "0",
+        "steps-MAX_NUM_FORMS": "20",
+    }
+    for i, s in enumerate(chain.steps.all()):
+        data.update(
+            {
+                f"steps-{i}-id": s.pk,
+                f"steps-{i}-chain": chain.pk,
+                f"steps-{i}-order": s.order,
+                f"steps-{i}-name": s.name,
+                f"steps-{i}-approver_kind": s.approver_kind,
+            }
+        )
+    steps = ChainStepFormSet(data, instance=chain, prefix="steps", form_type=ft)
+    assert steps.is_valid(), steps.errors
+    n = AuditLog.objects.count()
+    chain_save(actor=org["管理员"], form_type=ft, steps=steps)
+    assert AuditLog.objects.count() == n
