@@ -267,7 +267,7 @@ class ApplicationView(CrmView):
             return _("已保存。")
         if app.status == Status.APPROVED:
             return _("「%(title)s」已审批通过。") % {"title": app.title}
-        return _("已【%(action)s】。") % {"action": self.action_label(action, app)}
+        return _("已%(action)s。") % {"action": self.action_label(action, app)}
 
     def after(self, app: Application | None) -> HttpResponse:
         if app is None:
@@ -360,6 +360,7 @@ class ApplicationView(CrmView):
             "deletable": deletable,
             "buttons": buttons,
             "needs_assign": candidates is not None,
+            "is_approver": "approve" in actions,
             "can_transfer": "transfer" in actions,
             "can_take_back": "take_back" in actions,
             "sources": ft.sources if app is None else (),

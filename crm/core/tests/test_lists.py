@@ -273,3 +273,10 @@ def test_english_interface(client: Client, demo: object) -> None:
     assert "Log in" in body and 'lang="en"' in body
     client.post("/CRM/i18n/setlang/", {"language": "zh-hans", "next": "/CRM/login/"})
     assert "登录" in client.get("/CRM/login/").content.decode()
+
+
+def test_chinese_by_default_whatever_the_browser_says(client: Client, demo: object) -> None:
+    body = client.get("/CRM/login/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9").content.decode()
+    assert "登录" in body and "Log in" not in body
+    client.cookies["django_language"] = "xx"
+    assert "登录" in client.get("/CRM/login/").content.decode()

@@ -172,6 +172,18 @@
     }
   });
 
+  // A page may rename its tab once it knows its record (a new application, once saved, is its title).
+  document.body.addEventListener("htmx:afterSwap", function (e) {
+    var pane = e.detail.target.closest && e.detail.target.closest(".crm-pane");
+    var named = pane && pane.querySelector("[data-crm-title]");
+    var header = pane && tabFor(pane.dataset.tabKey);
+    if (named && header && named.dataset.crmTitle) {
+      header.dataset.tabTitle = named.dataset.crmTitle;
+      header.firstChild.firstChild.nodeValue = named.dataset.crmTitle;
+      save();
+    }
+  });
+
   function openRow(tr) {
     open(tr.dataset.tabKey, tr.dataset.tabTitle, tr.dataset.href);
   }
