@@ -237,3 +237,39 @@ def test_pending_task_status_for_done_list(client_for, manager_director_chain, o
     post(client_for("李明"), app, "reject", opinion="不需要")
     assert Task.objects.get().status == TaskStatus.REJECTED
     assert "已拒绝" in client_for("李明").get(reverse("workflow:done")).content.decode()
+
+
+def test_lists_cost_the_same_queries_whatever_the_rows(client_for, manager_director_chain, org) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from crm.workflow import engine
+
+    pages = (
+        ("李明", "workflow:todo"),
+        ("张伟", "workflow:mine"),
+        ("李明", "workflow:applications"),
+        ("李明", "workflow:done"),
+    )
+
+    def measure() -> dict[str, int]:
+        counts = {}
+        for who, name in pages:
+            c = client_for(who)
+            c.get(reverse(name))
+            with CaptureQueriesContext(connection) as ctx:
+                r = c.get(reverse(name), HTTP_HX_REQUEST="true", HTTP_HX_TARGET="results-x")
+            assert r.status_code == 200
+            counts[name] = len(ctx.captured_queries)
+        return counts
+
+    def apply(n: int) -> None:
+        for i in range(n):
+            app = engine.transition(new_app(org["张伟"], subject=f"申请{i}"), "submit", actor=org["张伟"])
+            if i % 2:
+                engine.transition(app, "approve", actor=org["李明"])
+
+    apply(3)
+    few = measure()
+    apply(27)
+    assert measure() == few and max(few.values()) <= 12, few
