@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -72,6 +72,24 @@ def _new_page(browser: Browser, **context_options: Any) -> Iterator[Page]:
 def page(browser: Browser) -> Iterator[Page]:
     """A desktop-sized page in a fresh browser context (own cookies and sessionStorage)."""
     yield from _new_page(browser, viewport={"width": 1366, "height": 900})
+
+
+@pytest.fixture
+def person(browser: Browser, app_url: str) -> Iterator[Callable[[str], Page]]:
+    """Several people at once, each in a browser context of their own: ``zhang = person("张伟")`` logs 张伟 in
+    (through the forced change of the initial password) and returns his desktop-sized page at the home page."""
+    opened: list[Any] = []  # _new_page generators, one per person
+
+    def log_in_as(name: str) -> Page:
+        pages = _new_page(browser, viewport={"width": 1366, "height": 900})
+        opened.append(pages)
+        page = next(pages)
+        log_in_first_time(page, app_url, name)
+        return page
+
+    yield log_in_as
+    for pages in opened:
+        pages.close()  # runs _new_page's finally: closes that person's browser context
 
 
 @pytest.fixture

@@ -44,8 +44,12 @@ def test_rep_must_change_initial_password_then_sees_only_a_reps_menu(page: Page,
     expect(menu.get_by_role("button", name="系统管理")).to_be_visible()
     expect(menu.get_by_role("button", name="个人自助服务")).to_be_visible()
     expect(menu.get_by_role("link", name="密码修改")).to_be_visible()
-    # A rep's menu holds exactly these two pages, and none of the administrator's.
-    expect(menu.get_by_role("link")).to_have_count(2)
+    expect(menu.get_by_role("button", name="业务审批")).to_be_visible()
+    for name in ("待办业务", "已办业务", "我的申请"):
+        expect(menu.get_by_role("link", name=name)).to_be_visible()
+    # A rep's menu holds exactly these five pages, and none of the administrator's (nor 申请单查询).
+    expect(menu.get_by_role("link")).to_have_count(5)
+    expect(menu.get_by_text("申请单查询")).to_have_count(0)
     for name in ADMIN_ONLY:
         expect(menu.get_by_text(name)).to_have_count(0)
 

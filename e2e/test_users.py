@@ -77,3 +77,17 @@ def test_labels_of_a_form_belong_to_its_own_tab(page: Page, app_url: str) -> Non
 
     expect(form.get_by_label(label("部门"))).to_have_count(1, timeout=2_000)
     expect(form.get_by_role("checkbox", name="有效")).to_have_count(1, timeout=2_000)
+
+
+def test_a_refused_form_shows_its_errors_next_to_the_fields(page: Page, app_url: str) -> None:
+    """A 422 answer is swapped in like any other: the person sees why, beside the field."""
+    log_in_first_time(page, app_url, "管理员")
+    open_user_list(page)
+    active_pane(page).get_by_role("link", name="新增").click()
+    form = active_pane(page)
+    expect(form.get_by_role("heading", name="新增用户")).to_be_visible()
+    form.get_by_label(label("手机号")).fill("12345")
+    form.get_by_role("button", name="保存").click()
+    expect(form.get_by_text("手机号应为 11 位数字")).to_be_visible()
+    expect(form.get_by_text("这个字段是必填项。").first).to_be_visible()
+    expect(form.get_by_label(label("手机号"))).to_have_value("12345")  # what was typed is kept

@@ -364,7 +364,7 @@ class ApplicationView(CrmView):
             "can_transfer": "transfer" in actions,
             "can_take_back": "take_back" in actions,
             "sources": ft.sources if app is None else (),
-            "post_url": self.request.path,
+            "post_url": reverse("workflow:detail", args=[app.pk]) if app else self.request.path,
         }
         return self.render_page("workflow/application.html", context, status=status)
 

@@ -64,7 +64,11 @@
     if (t) { document.title = t.dataset.tabTitle; }
     save();
   }
-  function open(key, title, url) {
+  function open(key, title, url, refresh) {
+    var existing = paneFor(key);
+    if (existing && refresh && existing.dataset.loaded && !existing.dataset.dirty) {
+      load(existing);  // a record opened again shows its current state, unless something is being typed there
+    }
     if (!tabFor(key)) {
       addHeader(key, title);
       var pane = document.createElement("section");
@@ -128,7 +132,8 @@
     var link = e.target.closest("a[data-tab-key]");
     if (link && !e.ctrlKey && !e.metaKey && !e.shiftKey && e.button === 0) {
       e.preventDefault();
-      open(link.dataset.tabKey, link.dataset.tabTitle || link.textContent.trim(), link.getAttribute("href"));
+      open(link.dataset.tabKey, link.dataset.tabTitle || link.textContent.trim(), link.getAttribute("href"),
+           !!link.closest("table"));
       var sidebar = document.getElementById("crm-sidebar");
       if (sidebar && sidebar.classList.contains("show") && window.bootstrap) {
         bootstrap.Offcanvas.getOrCreateInstance(sidebar).hide();
@@ -172,21 +177,57 @@
     }
   });
 
-  // A page may rename its tab once it knows its record (a new application, once saved, is its title).
+  function rename(header, title) {
+    header.dataset.tabTitle = title;
+    header.firstChild.firstChild.nodeValue = title;
+    header.querySelector(".crm-tab-close").setAttribute("aria-label", (tabs.dataset.closeLabel || "关闭") + " " + title);
+  }
+
+  // A page may tell its tab what it now shows: a new record, once saved, has its own title and address, and
+  // the tab becomes that record's tab (a second tab of the same record is closed).
   document.body.addEventListener("htmx:afterSwap", function (e) {
     var pane = e.detail.target.closest && e.detail.target.closest(".crm-pane");
     var named = pane && pane.querySelector("[data-crm-title]");
     var header = pane && tabFor(pane.dataset.tabKey);
-    if (named && header && named.dataset.crmTitle) {
-      header.dataset.tabTitle = named.dataset.crmTitle;
-      header.firstChild.firstChild.nodeValue = named.dataset.crmTitle;
-      save();
+    if (!named || !header) { return; }
+    var url = named.dataset.crmUrl;
+    if (url && url !== pane.dataset.tabKey) {
+      var other = paneFor(url);
+      if (other && other !== pane) { tabFor(url).remove(); other.remove(); }
+      pane.dataset.tabKey = url;
+      header.dataset.tabKey = url;
+      pane.dataset.url = url;
     }
+    if (named.dataset.crmTitle) { rename(header, named.dataset.crmTitle); }
+    save();
   });
 
-  function openRow(tr) {
-    open(tr.dataset.tabKey, tr.dataset.tabTitle, tr.dataset.href);
+  // A request that failed outright (a server error, or no network) says so in the tab it was for.
+  function failure(e, label) {
+    var target = e.detail.target && (e.detail.target.closest(".crm-pane") || e.detail.target);
+    if (!target) { return; }
+    var box = document.createElement("div");
+    box.className = "alert alert-danger py-2";
+    box.setAttribute("role", "alert");
+    box.textContent = tabs.dataset[label] || "";
+    target.prepend(box);
   }
+  document.body.addEventListener("htmx:responseError", function (e) { failure(e, "errorLabel"); });
+  document.body.addEventListener("htmx:sendError", function (e) { failure(e, "offlineLabel"); });
+
+  function openRow(tr) {
+    open(tr.dataset.tabKey, tr.dataset.tabTitle, tr.dataset.href, true);
+  }
+
+  // Typing in a record's form marks its tab, so that opening the record again does not throw the typing away.
+  document.addEventListener("input", function (e) {
+    var form = e.target.closest && e.target.closest(".crm-pane form:not(.crm-search)");
+    if (form) { form.closest(".crm-pane").dataset.dirty = "1"; }
+  });
+  document.body.addEventListener("htmx:afterSwap", function (e) {
+    var pane = e.detail.target.closest && e.detail.target.closest(".crm-pane");
+    if (pane && e.detail.target === pane) { delete pane.dataset.dirty; }
+  });
   document.addEventListener("dblclick", function (e) {
     var tr = e.target.closest("tr[data-href]");
     if (tr) { openRow(tr); }
