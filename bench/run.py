@@ -9,6 +9,9 @@ rewrites its own section of docs/performance.md (between ``<!-- bench:audit:star
 
 Options: ``--db sqlite|postgresql`` (repeatable) to run one database only; ``--runs N``.
 Environment: ``BENCH_PG_URL`` (default postgres://postgres@127.0.0.1:5432/crm_bench).
+
+``make bench`` then runs the 〖待办业务〗 benchmark (``bench/todo.py``, its own section ``bench:todo``) with the
+same options; ``--bench audit`` or ``--bench todo`` runs one benchmark only.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ RUNS = 15
 SQL_RUNS = 5  # requests whose queries are captured (CaptureQueriesContext), after the timed ones
 TARGET_MS = 50.0
 SECTION = "audit"
+BENCHMARKS = ["audit", "todo"]  # run in this order by ``make bench``; ``--bench NAME`` for one
 PG_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/crm_bench")
 DATABASES = {
     "sqlite": f"sqlite:///{VAR / 'audit.sqlite3'}",
@@ -573,11 +577,24 @@ def main() -> None:
     parser.add_argument("--db", action="append", choices=sorted(DATABASES), help="only this database")
     parser.add_argument("--runs", type=int, default=RUNS, help=f"timed runs per page (default {RUNS})")
     parser.add_argument("--no-doc", action="store_true", help="do not rewrite docs/performance.md")
+    parser.add_argument(
+        "--bench", action="append", choices=BENCHMARKS, help="only this benchmark (repeatable; default: all)"
+    )
     args = parser.parse_args()
     if args.worker:
         worker(args.worker, args.out, args.runs)
         return
 
+    benchmarks = args.bench or BENCHMARKS
+    if "audit" in benchmarks:
+        run_audit(args)
+    if "todo" in benchmarks:
+        import todo  # bench/todo.py: bench/ is sys.path[0] when this file runs as a script
+
+        todo.run(args.db, args.runs, args.no_doc)
+
+
+def run_audit(args: argparse.Namespace) -> None:
     sys.path.insert(0, str(ROOT))
     started = time.perf_counter()
     VAR.mkdir(parents=True, exist_ok=True)

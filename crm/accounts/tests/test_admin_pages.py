@@ -221,3 +221,23 @@ def test_department_delete_only_when_empty(client_for) -> None:
     other = Department.objects.get(name="另一组")
     r = client_for("赵志刚").post(reverse("accounts:department_edit", args=[other.pk]), {"_action": "delete"})
     assert r.status_code == 403 and Department.objects.filter(pk=other.pk).exists()
+
+
+def test_permissions_come_from_roles_only(people: dict[str, User]) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from crm.accounts.backends import RoleBackend
+
+    zhang = people["张伟"]
+    zhang.user_permissions.add(Permission.objects.get(codename="view_auditlog"))
+    fresh = RoleBackend().get_user(zhang.pk)
+    assert not fresh.has_perm("core.view_auditlog")
+    with CaptureQueriesContext(connection) as ctx:
+        fresh = RoleBackend().get_user(zhang.pk)
+        assert fresh.department.name == "销售一组" and fresh.position.name == "业务员"
+        fresh.has_perm("accounts.view_user")
+    assert len(ctx.captured_queries) == 2  # the person (with department and position), the roles' permissions
+    fresh.is_active = False
+    fresh.save()
+    assert RoleBackend().get_user(zhang.pk) is None
