@@ -391,20 +391,23 @@ def ensure_pg_database(url: str) -> None:
             conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'").format(sql.Identifier(name)))
 
 
-def run_worker(db: str, runs: int) -> dict[str, Any]:
-    out = VAR / f"result-{db}.json"
+def run_worker(
+    db: str, runs: int, *, script: str = __file__, databases: dict[str, str] | None = None, name: str = "result"
+) -> dict[str, Any]:
+    """Run ``script --worker db`` in a fresh process (settings read DATABASE_URL at import) and read its JSON."""
+    out = VAR / f"{name}-{db}.json"
     out.unlink(missing_ok=True)
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "CRM_TESTING": "1",
         "DJANGO_DEBUG": "0",
-        "DATABASE_URL": DATABASES[db],
+        "DATABASE_URL": (databases or DATABASES)[db],
         "ALLOWED_HOSTS": "testserver",
         "LOG_LEVEL": "WARNING",
     }
     subprocess.run(  # noqa: S603
-        [sys.executable, str(Path(__file__).resolve()), "--worker", db, "--out", str(out), "--runs", str(runs)],
+        [sys.executable, str(Path(script).resolve()), "--worker", db, "--out", str(out), "--runs", str(runs)],
         env=env,
         cwd=ROOT,
         check=True,
@@ -536,8 +539,9 @@ def render(results: dict[str, dict[str, Any]], machine: dict[str, str], elapsed:
     return "\n".join(lines)
 
 
-def write_section(body: str) -> None:
-    start, end = f"<!-- bench:{SECTION}:start -->", f"<!-- bench:{SECTION}:end -->"
+def write_section(body: str, section: str = SECTION) -> None:
+    """Rewrite this benchmark's own section of docs/performance.md, leaving everything else as it is."""
+    start, end = f"<!-- bench:{section}:start -->", f"<!-- bench:{section}:end -->"
     block = f"{start}\n{body.rstrip()}\n{end}"
     if DOC.exists():
         text = DOC.read_text()

@@ -19,7 +19,6 @@ import json
 import os
 import re
 import statistics
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime
@@ -30,7 +29,6 @@ from urllib.parse import urlencode
 # bench/ is on sys.path whether this file runs as a script or is imported by bench/run.py.
 from run import (
     DB_LABELS,
-    DOC,
     ROOT,
     RUNS,
     SQL_RUNS,
@@ -43,6 +41,8 @@ from run import (
     log,
     machine_info,
 )
+from run import run_worker as run_worker_in
+from run import write_section as write_section_in
 
 SECTION = "todo"
 ROWS = 1_000_000  # applications
@@ -553,24 +553,7 @@ def explain(connection: Any, sql: str, params: Any) -> list[str]:
 
 
 def run_worker(db: str, runs: int) -> dict[str, Any]:
-    out = VAR / f"result-todo-{db}.json"
-    out.unlink(missing_ok=True)
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "CRM_TESTING": "1",
-        "DJANGO_DEBUG": "0",
-        "DATABASE_URL": DATABASES[db],
-        "ALLOWED_HOSTS": "testserver",
-        "LOG_LEVEL": "WARNING",
-    }
-    subprocess.run(  # noqa: S603
-        [sys.executable, str(Path(__file__).resolve()), "--worker", db, "--out", str(out), "--runs", str(runs)],
-        env=env,
-        cwd=ROOT,
-        check=True,
-    )
-    return json.loads(out.read_text())
+    return run_worker_in(db, runs, script=__file__, databases=DATABASES, name="result-todo")
 
 
 def verdict(ms: float) -> str:
@@ -716,14 +699,7 @@ def plan_summary(plan: list[str]) -> str:
 
 
 def write_section(body: str) -> None:
-    start, end = f"<!-- bench:{SECTION}:start -->", f"<!-- bench:{SECTION}:end -->"
-    block = f"{start}\n{body.rstrip()}\n{end}"
-    text = DOC.read_text() if DOC.exists() else "# 性能测试\n"
-    pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.DOTALL)
-    found = pattern.search(text)
-    text = pattern.sub(lambda _m: block, text) if found else text.rstrip() + "\n\n" + block + "\n"
-    DOC.parent.mkdir(parents=True, exist_ok=True)
-    DOC.write_text(text)
+    write_section_in(body, SECTION)
 
 
 def print_table(results: dict[str, dict[str, Any]]) -> None:
