@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from .models import Application, Event, Task, TaskStatus
 from .registry import form_types
@@ -31,7 +31,8 @@ def done(user: Any) -> QuerySet[Task]:
 
 
 def mine(user: Any) -> QuerySet[Application]:
-    return Application.objects.filter(applicant=user)
+    """〖我的申请〗: what ``user`` applied for, and what colleagues handed to them (【流转】)."""
+    return Application.objects.filter(Q(applicant=user) | Q(handler=user))
 
 
 def timeline(app: Application) -> QuerySet[Event]:

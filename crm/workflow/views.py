@@ -131,10 +131,7 @@ class MineListView(ApplicationListBase):
     personal = True
 
     def get_queryset(self, action: str = "view") -> QuerySet:
-        from django.db.models import Q
-
-        user = self.request.user
-        return Application.objects.filter(Q(applicant=user) | Q(handler=user)).select_related(*self.select_related)
+        return selectors.mine(self.request.user).select_related(*self.select_related)
 
     def get_toolbar(self) -> list[Button]:
         return [
