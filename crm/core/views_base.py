@@ -214,7 +214,8 @@ class ObjectListView(CrmView):
             "base_query": _without(query, "sort"),
             "list_url": request.path,
             "toolbar": [b for b in self.get_toolbar() if b.allowed(request.user)],
-            "quick_filters": [_quick(f, query) for f in self.quick_filters()],
+            # evaluated only where rendered (the whole list), not for a refresh of the results alone
+            "quick_filters": lambda: [_quick(f, query) for f in self.quick_filters()],
             "can_export": self.can_export(),
         }
         target = request.headers.get("HX-Target", "")

@@ -273,3 +273,45 @@ def test_lists_cost_the_same_queries_whatever_the_rows(client_for, manager_direc
     few = measure()
     apply(27)
     assert measure() == few and max(few.values()) <= 12, few
+
+
+def test_refreshing_the_results_does_not_count_the_groups(client_for, manager_director_chain, org) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from crm.workflow import engine
+
+    engine.transition(new_app(org["张伟"]), "submit", actor=org["张伟"])
+    li = client_for("李明")
+    li.get(reverse("workflow:todo"))
+    with CaptureQueriesContext(connection) as whole:
+        li.get(reverse("workflow:todo"), HTTP_HX_REQUEST="true")
+    with CaptureQueriesContext(connection) as results:
+        li.get(reverse("workflow:todo"), HTTP_HX_REQUEST="true", HTTP_HX_TARGET="results-x")
+    group_by = [q for q in whole.captured_queries if "GROUP BY" in q["sql"]]
+    assert len(group_by) == 1
+    assert not [q for q in results.captured_queries if "GROUP BY" in q["sql"]]
+
+
+def test_todo_groups_by_form_type(client_for, manager_director_chain, org, monkeypatch) -> None:
+    import dataclasses
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from crm.workflow import engine
+    from crm.workflow.registry import form_types
+
+    other = dataclasses.replace(form_types.get("test_request"), key="other_request", label="另一种申请")
+    monkeypatch.setitem(form_types._types, "other_request", other)
+    for i in range(3):
+        engine.transition(new_app(org["张伟"], subject=f"申请{i}"), "submit", actor=org["张伟"])
+    Task.objects.filter(application__title="申请0").update(form_type="other_request")
+    li = client_for("李明")
+    with CaptureQueriesContext(connection) as ctx:
+        page = li.get(reverse("workflow:todo")).content.decode()
+    assert len([q for q in ctx.captured_queries if "GROUP BY" in q["sql"]]) == 1
+    chips = page[page.index("crm-quick-filters") :]
+    assert "测试申请" in chips and "另一种申请" in chips and ">3<" in chips and ">2<" in chips and ">1<" in chips
+    r = li.get(reverse("workflow:todo"), {"form_type": "other_request"})
+    assert [row["title"] for row in r.context["rows"]] == ["申请0"]
