@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy
 
 from . import services
 from .forms import AuditFilterForm, DictFilterForm, DictItemFormSet, DictTypeForm
+from .home import home_panels
 from .lists import Column
 from .menu import menu
 from .models import AuditLog, DictType
@@ -24,7 +25,8 @@ class HomeView(CrmView):
     def get(self, request: HttpRequest) -> HttpResponse:
         user = request.user
         shortcuts = [n for top in menu.visible(user) for n in (top.children or [top]) if n.url and n.key != "home"]
-        return self.render_page("core/home.html", {"shortcuts": shortcuts, "me": user})
+        panels = home_panels.render(request)
+        return self.render_page("core/home.html", {"shortcuts": shortcuts, "me": user, "panels": panels})
 
 
 class AuditListView(ObjectListView):

@@ -1,6 +1,26 @@
+"""Menu nodes and home-page panels of the approval engine."""
+
 from django.utils.translation import gettext_lazy as _
 
+from crm.core.home import HomePanel, home_panels
 from crm.core.menu import MenuNode, menu
+
+from . import selectors
+
+
+def todo_panel(user: object) -> dict[str, object] | None:
+    """The home page's 〖待办业务〗: how many wait, the newest few, the overdue ones first to the eye."""
+    counts = selectors.todo_counts(user)
+    total = sum(counts.values())
+    if not total:
+        return None
+    latest = (
+        selectors.todo(user).select_related("application", "application__applicant").order_by("-created_at", "-id")[:5]
+    )
+    return {"total": total, "latest": latest}
+
+
+home_panels.register(HomePanel("todo", "workflow/home_todo.html", todo_panel, order=10))
 
 menu.register(MenuNode("approval", _("业务审批"), icon="bi-inbox", order=5))
 menu.register(

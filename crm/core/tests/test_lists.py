@@ -280,3 +280,19 @@ def test_chinese_by_default_whatever_the_browser_says(client: Client, demo: obje
     assert "登录" in body and "Log in" not in body
     client.cookies["django_language"] = "xx"
     assert "登录" in client.get("/CRM/login/").content.decode()
+
+
+def test_home_panels_registry(rf, people: dict[str, User]) -> None:
+    from crm.core.home import HomePanel, HomePanels
+
+    panels = HomePanels()
+    panels.register(HomePanel("b", "error.html", lambda u: {"title": "二", "message": ""}, order=2))
+    panels.register(HomePanel("a", "error.html", lambda u: {"title": "一", "message": ""}, order=1))
+    panels.register(HomePanel("n", "error.html", lambda u: None))
+    panels.register(HomePanel("p", "error.html", lambda u: {"title": "三"}, permission="core.view_auditlog"))
+    with pytest.raises(ValueError, match="twice"):
+        panels.register(HomePanel("a", "error.html", lambda u: {}))
+    request = rf.get("/")
+    request.user = people["张伟"]
+    html = panels.render(request)
+    assert len(html) == 2 and "一" in html[0] and "二" in html[1]

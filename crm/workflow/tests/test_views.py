@@ -315,3 +315,14 @@ def test_todo_groups_by_form_type(client_for, manager_director_chain, org, monke
     assert "测试申请" in chips and "另一种申请" in chips and ">3<" in chips and ">2<" in chips and ">1<" in chips
     r = li.get(reverse("workflow:todo"), {"form_type": "other_request"})
     assert [row["title"] for row in r.context["rows"]] == ["申请0"]
+
+
+def test_home_shows_the_todo_panel(client_for, manager_director_chain, org) -> None:
+    from crm.workflow import engine
+
+    assert "home-todo-title" not in client_for("李明").get("/CRM/").content.decode()
+    for i in range(7):
+        engine.transition(new_app(org["张伟"], subject=f"申请{i}"), "submit", actor=org["张伟"])
+    home = client_for("李明").get("/CRM/").content.decode()
+    assert "共 7 条待办" in home and "申请6" in home and "申请1" not in home  # the newest five
+    assert "home-todo-title" not in client_for("张伟").get("/CRM/").content.decode()
