@@ -9,7 +9,7 @@ The parent prints the table and rewrites its own section of docs/performance.md 
 ``<!-- bench:todo:start -->`` and ``<!-- bench:todo:end -->``), leaving any other section alone.
 
 Options: ``--db sqlite|postgresql`` (repeatable) to run one database only; ``--runs N``; ``--no-doc``.
-Environment: ``BENCH_TODO_PG_URL`` (default postgres://postgres@127.0.0.1:5432/crm_bench_todo).
+Environment: ``BENCH_WORKFLOW_PG_URL`` (default postgres://postgres@127.0.0.1:5432/crm_bench_todo).
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from run import (
     loadavg,
     log,
     machine_info,
+    prepare,
 )
 from run import run_worker as run_worker_in
 from run import write_section as write_section_in
@@ -52,7 +53,7 @@ FORM_TYPE = "test_request"  # the test-only form type (crm.workflow.testing, ins
 DEEP_POSITION = 9_000  # 0-based position, in the list's order (-created_at, -id), of the deep page's first row
 SEED = 2016
 DATA_END = datetime(2026, 11, 1, tzinfo=UTC)  # the generated history ends here (two years back from it)
-PG_URL = os.environ.get("BENCH_TODO_PG_URL", "postgres://postgres@127.0.0.1:5432/crm_bench_todo")
+PG_URL = os.environ.get("BENCH_WORKFLOW_PG_URL", "postgres://postgres@127.0.0.1:5432/crm_bench_todo")
 DATABASES = {
     "sqlite": f"sqlite:///{VAR / 'todo.sqlite3'}",
     "postgresql": PG_URL,
@@ -75,28 +76,9 @@ PAGES = [  # (key, label)
 
 
 def worker(db: str, out: Path, runs: int) -> None:
-    sys.path.insert(0, str(ROOT))
-    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
-    import django
-
-    django.setup()
-
-    from django.core.management import call_command
-    from django.db import connection
-
     started = time.perf_counter()
-    log(db, "todo: migrate…")
-    call_command("migrate", interactive=False, verbosity=0)
-
-    from crm.accounts.demo import load_demo
-    from crm.accounts.models import User
-
-    if not User.objects.filter(username=APPROVER).exists():
-        log(db, "todo: load_demo()…")
-        load_demo()
-    # The bench database only: let the approver past the change-the-initial-password page.
-    User.objects.filter(username=APPROVER).update(initial_password_set_at=None)
-    user = User.objects.get(username=APPROVER)
+    user = prepare(db, APPROVER, "todo: ")
+    from django.db import connection
 
     fill(db)
     info = {
