@@ -7,6 +7,7 @@ from django.db import transaction
 from django.db.models import Q
 
 from crm.core.datagen import People
+from crm.core.demo import demo_parts
 from crm.core.menu import menu
 from crm.core.models import DictItem, DictType
 from crm.core.scope import DataScope
@@ -175,4 +176,5 @@ def load_demo(*, seed: int = 2016) -> dict[str, int]:
                 for i, label in enumerate(labels)
             )
             created["dictionaries"] += 1
+    created.update(demo_parts.load_all())
     return created

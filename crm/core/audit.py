@@ -29,6 +29,12 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
+def form_fields(form: Any) -> list[str]:
+    """The fields of a ModelForm that are fields of its model (a form may add its own, like a confirmation)."""
+    names = {f.name for f in form._meta.model._meta.get_fields()}
+    return [name for name in form.fields if name in names]
+
+
 def snapshot(instance: models.Model, fields: Iterable[str]) -> dict[str, Any]:
     """The audited values of ``fields``; many-to-many fields as sorted labels."""
     data: dict[str, Any] = {}

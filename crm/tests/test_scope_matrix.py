@@ -11,12 +11,14 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 from python_calamine import CalamineWorkbook
 
 from crm.accounts.models import Department, Role, User
 from crm.accounts.tests.test_scope import oracle_reaches, record_reach
 from crm.core.models import AuditAction, AuditLog
 from crm.core.views_base import ObjectListView
+from crm.customers.models import Customer, CustomerStatus, Lead, LeadStatus
 from crm.workflow.registry import form_types
 from crm.workflow.services import draft_save
 
@@ -48,7 +50,15 @@ SCOPED = scoped_list_views()
 
 def test_the_matrix_covers_every_scoped_list() -> None:
     names = {name for name, _ in SCOPED}
-    assert {"accounts:user_list", "core:audit_list", "workflow:applications"} <= names
+    assert {
+        "accounts:user_list",
+        "core:audit_list",
+        "workflow:applications",
+        "customers:lead_list",
+        "customers:lead_week_due",
+        "customers:customer_list",
+        "customers:customer_week_new",
+    } <= names
 
 
 def _grant_page_permissions(view: type[ObjectListView]) -> None:
@@ -68,6 +78,19 @@ def _seed_records() -> None:
         form = form_type.form_class({"subject": f"{user.full_name}的申请", "amount": 1})
         assert form.is_valid()
         draft_save(actor=user, form_type=form_type, form=form)
+        # A lead and a customer of each person's, matching every weekly sub-list too.
+        now, today = timezone.now(), timezone.localdate()
+        common = {
+            "name": f"{user.full_name}的客户",
+            "owner": user,
+            "department": user.department,
+            "registered_by": user,
+            "owned_since": now,
+            "last_followup_at": now,
+            "next_followup_on": today,
+        }
+        Lead.objects.create(status=LeadStatus.FOLLOWING, **common)
+        Customer.objects.create(status=CustomerStatus.FORMAL, **common)
 
 
 def _exported_row_count(response: Any) -> int:

@@ -45,6 +45,13 @@ class FormType:
     def instance_for(self, application: Any) -> Any:
         return self.model._default_manager.get(application=application)
 
+    def make_form(self, user: Any, **kwargs: Any) -> forms.ModelForm:
+        """The form for ``user``; a form class with ``takes_user = True`` is given the user (to check duplicates
+        within the user's reach, to mask what the user may not see, to record who registered it)."""
+        if getattr(self.form_class, "takes_user", False):
+            kwargs["user"] = user
+        return self.form_class(**kwargs)
+
     def source(self, key: str) -> Source | None:
         return next((s for s in self.sources if s.key == key), None)
 

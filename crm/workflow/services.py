@@ -8,7 +8,7 @@ from django import forms
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from crm.core.audit import audit, audited
+from crm.core.audit import audit, audited, form_fields
 from crm.core.models import AuditAction
 
 from .engine import can_edit
@@ -40,7 +40,7 @@ def draft_save(
         action = EventAction.SAVE
     instance = form.save(commit=False)
     instance.application = application
-    with audited(actor=actor, obj=instance, fields=list(form.fields)):
+    with audited(actor=actor, obj=instance, fields=form_fields(form)):
         instance.save()
         form.save_m2m()
     application.title = form_type.title(instance)[:200]

@@ -301,7 +301,7 @@ class ApplicationView(CrmView):
 
     def build_form(self, ft: FormType, app: Application | None, data: Any = None, initial: Any = None) -> Any:
         instance = ft.instance_for(app) if app else None
-        form = ft.form_class(data=data, instance=instance, initial=initial)
+        form = ft.make_form(self.request.user, data=data, instance=instance, initial=initial)
         editable = app is None or engine.can_edit(app, self.request.user)
         for name, field in form.fields.items():
             locked = (

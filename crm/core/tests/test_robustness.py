@@ -21,7 +21,7 @@ def app_routes() -> list[tuple[str, str]]:
         for p in patterns:
             if isinstance(p, URLResolver):
                 walk(p.url_patterns, prefix + str(p.pattern), p.namespace or namespace)
-            elif isinstance(p, URLPattern) and namespace in ("core", "accounts", "workflow"):
+            elif isinstance(p, URLPattern) and namespace in ("core", "accounts", "workflow", "customers"):
                 out.append((prefix + str(p.pattern), f"{namespace}:{p.name}"))
 
     walk(get_resolver().url_patterns, "/", None)

@@ -217,11 +217,17 @@ def test_chain_config(client_for, org) -> None:
     }
     r = admin.post(url, good)
     assert r.status_code == 302
-    assert list(Chain.objects.get().steps.values_list("name", flat=True)) == ["经理审批", "总经理审批"]
+    assert list(Chain.objects.get(form_type="test_request").steps.values_list("name", flat=True)) == [
+        "经理审批",
+        "总经理审批",
+    ]
     rep = client_for("张伟")
     assert rep.get(reverse("workflow:chain_list")).status_code == 403
     r = client_for("赵志刚").post(url, good)  # may view, not change
-    assert Chain.objects.get().steps.count() == 2 and "没有修改流程配置的权限" in r.content.decode()
+    assert (
+        Chain.objects.get(form_type="test_request").steps.count() == 2
+        and "没有修改流程配置的权限" in r.content.decode()
+    )
 
 
 def test_menu_shows_the_approval_nodes(client_for) -> None:

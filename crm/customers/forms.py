@@ -1,0 +1,337 @@
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from crm.accounts.models import User
+from crm.core.forms import DateInput, local_midnight
+from crm.core.lists import ListFilterForm
+from crm.core.models import DictItem
+from crm.core.textsearch import name_q
+from crm.core.validators import normalize_mobile, validate_id_number, validate_mobile
+
+from .models import Anniversary, Customer, FamilyMember, FollowUp, Lead, LeadStatus, Property, Vehicle
+from .selectors import find_duplicates
+
+DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
+
+
+class PartyForm(forms.ModelForm):
+    """The fields leads and customers share, cleaned as the club types them (full-width digits, spaces,
+    +86), and the duplicate check: a mobile or ID number already registered is shown with its owner, and the
+    form is saved only once the person confirms it is someone else."""
+
+    takes_user = True
+    # Shown only once a duplicate was found.
+    confirm_duplicate = forms.BooleanField(label=_("确认不是同一人,仍然保存"), required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.duplicates: list[str] = []
+        if "mobile" in self.fields:
+            self.fields["mobile"].widget.attrs.update({"inputmode": "numeric", "autocomplete": "off"})
+
+    def clean_name(self) -> str:
+        value = " ".join((self.cleaned_data.get("name") or "").split())
+        if not value:
+            raise forms.ValidationError(_("请填写姓名。"))
+        return value
+
+    def clean_mobile(self) -> str:
+        value = normalize_mobile((self.cleaned_data.get("mobile") or "").translate(DIGITS).replace("\u3000", ""))
+        if value:
+            validate_mobile(value)
+        return value
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if self.errors:
+            return data
+        found = find_duplicates(
+            mobile=data.get("mobile", ""),
+            id_number=data.get("id_number", ""),
+            **self.exclude_self(),
+        )
+        if found and not data.get("confirm_duplicate"):
+            self.duplicates = [d.describe(self.user) for d in found]
+            self.fields["confirm_duplicate"].widget = forms.CheckboxInput()
+            raise forms.ValidationError(
+                [*self.duplicates, _("请核对是否为同一人;确认不是同一人时,勾选「确认不是同一人,仍然保存」后再保存。")],
+                code="duplicate",
+            )
+        return data
+
+    def exclude_self(self) -> dict[str, int | None]:
+        return {}
+
+
+class LeadForm(PartyForm):
+    class Meta:
+        model = Lead
+        fields = ["name", "gender", "mobile", "company", "title", "source", "intent", "note"]
+        widgets = {"note": forms.Textarea(attrs={"rows": 2})}
+
+    def exclude_self(self) -> dict[str, int | None]:
+        return {"exclude_lead": self.instance.pk}
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if not self.errors and not data.get("mobile"):
+            self.add_error("mobile", _("请填写手机号,跟进和查重都靠它。"))
+        return data
+
+    def save(self, commit: bool = True) -> Lead:
+        lead: Lead = super().save(commit=False)
+        if lead.pk is None and self.user is not None:
+            lead.registered_by = self.user
+            lead.department = self.user.department
+        if commit:
+            lead.save()
+        return lead
+
+
+CUSTOMER_FIELDS = [
+    "name",
+    "gender",
+    "birthday",
+    "mobile",
+    "id_number",
+    "level",
+    "company",
+    "title",
+    "industry",
+    "income_band",
+    "address",
+    "source",
+    "broker_name",
+    "sms_consent",
+    "sms_consent_source",
+    "note",
+]
+
+
+class CustomerForm(PartyForm):
+    """客户登记 (the application form) and the profile's 基本信息."""
+
+    class Meta:
+        model = Customer
+        fields = [*CUSTOMER_FIELDS, "hobbies", "hobby_note", "preferences", "taboos", "lead"]
+        widgets = {
+            "birthday": DateInput(),
+            "note": forms.Textarea(attrs={"rows": 2}),
+            "hobbies": forms.CheckboxSelectMultiple,
+            "lead": forms.HiddenInput,
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "lead" in self.fields:
+            lead_field = self.fields["lead"]
+            assert isinstance(lead_field, forms.ModelChoiceField)
+            # 【转客户】 only from a lead of one's own that is still being followed.
+            lead_field.queryset = Lead.objects.filter(owner=self.user, status=LeadStatus.FOLLOWING)
+            lead_field.error_messages["invalid_choice"] = _("来源潜在客户不存在、不归您跟进,或已经转为客户。")
+
+    def exclude_self(self) -> dict[str, int | None]:
+        lead = self.cleaned_data.get("lead")
+        return {"exclude_customer": self.instance.pk, "exclude_lead": lead.pk if lead else None}
+
+    def clean_id_number(self) -> str:
+        value = (self.cleaned_data.get("id_number") or "").translate(DIGITS).strip().upper()
+        if value:
+            validate_id_number(value)
+        return value
+
+    def clean_birthday(self) -> date | None:
+        value = self.cleaned_data.get("birthday")
+        if value and value > timezone.localdate():
+            raise forms.ValidationError(_("生日不能晚于今天。"))
+        return value
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if not self.errors and not (data.get("mobile") or data.get("id_number")):
+            self.add_error("mobile", _("手机号和身份证号至少填写一项。"))
+        return data
+
+    def save(self, commit: bool = True) -> Customer:
+        customer: Customer = super().save(commit=False)
+        if customer.pk is None and self.user is not None:
+            customer.registered_by = self.user
+            customer.owner = self.user
+            customer.department = self.user.department
+        if customer.sms_consent and customer.sms_consent_at is None:
+            customer.sms_consent_at = timezone.now()
+        if not customer.sms_consent:
+            customer.sms_consent_at = None
+        if commit:
+            customer.save()
+            self.save_m2m()
+        return customer
+
+
+class CustomerBasicForm(CustomerForm):
+    """The profile's 基本信息 tab (the hobbies have a tab of their own)."""
+
+    class Meta(CustomerForm.Meta):
+        fields = [*CUSTOMER_FIELDS, "preferences", "taboos"]
+
+
+class HobbyForm(forms.ModelForm):
+    class Meta:
+        model = Customer
+        fields = ["hobbies", "hobby_note"]
+        widgets = {"hobbies": forms.CheckboxSelectMultiple}
+
+
+def _parts(model: Any, fields: list[str], widgets: dict[str, Any] | None = None) -> Any:
+    return forms.inlineformset_factory(
+        Customer,
+        model,
+        fields=fields,
+        widgets=widgets or {},
+        extra=1,
+        can_delete=True,
+        max_num=30,
+        absolute_max=30,
+        validate_max=True,
+    )
+
+
+PropertyFormSet = _parts(Property, ["community", "district", "address", "area", "layout", "usage"])
+VehicleFormSet = _parts(Vehicle, ["brand", "model", "plate", "color"])
+FamilyFormSet = _parts(FamilyMember, ["relation", "name", "birthday", "note"], {"birthday": DateInput()})
+AnniversaryFormSet = _parts(Anniversary, ["name", "date", "note"], {"date": DateInput()})
+
+
+class FollowUpForm(forms.ModelForm):
+    class Meta:
+        model = FollowUp
+        fields = ["at", "method", "content", "result", "intent", "next_on"]
+        widgets = {
+            "at": forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+            "next_on": DateInput(),
+            "content": forms.Textarea(attrs={"rows": 2}),
+        }
+
+    def __init__(self, *args: Any, for_lead: bool = True, **kwargs: Any) -> None:
+        kwargs.setdefault("initial", {"at": timezone.localtime().replace(second=0, microsecond=0)})
+        super().__init__(*args, **kwargs)
+        if not for_lead:
+            del self.fields["intent"]
+
+    def clean_at(self) -> Any:
+        value = self.cleaned_data["at"]
+        if value > timezone.now() + settings.CRM_FOLLOWUP_CLOCK_SKEW:
+            raise forms.ValidationError(_("跟踪时间不能晚于现在。"))
+        if value < timezone.now() - timedelta(days=366):
+            raise forms.ValidationError(_("跟踪时间不能早于一年前。"))
+        return value
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        at, next_on = data.get("at"), data.get("next_on")
+        if at and next_on and next_on < timezone.localtime(at).date():
+            self.add_error("next_on", _("下次跟踪日期不能早于本次跟踪。"))
+        return data
+
+
+class CloseForm(forms.Form):
+    reason = forms.ModelChoiceField(
+        label=_("关闭原因"),
+        queryset=DictItem.objects.filter(dict_type__code="close_reason", is_active=True),
+        error_messages={"required": _("请选择关闭原因。"), "invalid_choice": _("请选择关闭原因。")},
+    )
+    note = forms.CharField(label=_("说明"), required=False, max_length=200)
+
+
+class HandOverForm(forms.Form):
+    reason = forms.CharField(label=_("移交原因"), required=False, max_length=200)
+
+
+class AssignForm(forms.Form):
+    to = forms.ModelChoiceField(
+        label=_("分配给"),
+        queryset=User.objects.none(),
+        error_messages={"required": _("请选择分配给谁。"), "invalid_choice": _("只能分配给您所领导的在职同事。")},
+    )
+    reason = forms.CharField(label=_("说明"), required=False, max_length=200)
+
+    def __init__(self, *args: Any, people: QuerySet[User] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if people is not None:
+            to = self.fields["to"]
+            assert isinstance(to, forms.ModelChoiceField)
+            to.queryset = people
+
+
+# ---------------------------------------------------------------------------------------------------
+# Search areas
+# ---------------------------------------------------------------------------------------------------
+
+
+def _dict_choice(code: str, label: Any) -> forms.ModelChoiceField:
+    return forms.ModelChoiceField(
+        label=label, required=False, queryset=DictItem.objects.filter(dict_type__code=code, is_active=True)
+    )
+
+
+class PartyFilterForm(ListFilterForm):
+    """Name (any 2+ characters, or pinyin: zw / zhangwei), mobile (any 4+ digits), owner, source, dates."""
+
+    q = forms.CharField(label=_("姓名/拼音"), required=False, max_length=30)
+    mobile = forms.CharField(label=_("手机号"), required=False, max_length=11)
+    owner = forms.ModelChoiceField(label=_("负责人"), queryset=User.objects.none(), required=False)
+    source = _dict_choice("customer_source", _("客户来源"))
+    created_from = forms.DateField(label=_("登记日期从"), required=False, widget=DateInput())
+    created_to = forms.DateField(label=_("至"), required=False, widget=DateInput())
+
+    lookups = {"owner": "owner", "source": "source"}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        owner = self.fields["owner"]
+        assert isinstance(owner, forms.ModelChoiceField)
+        owner.queryset = User.objects.filter(is_active=True).order_by("department__path", "id")
+
+    def clean_mobile(self) -> str:
+        value = (self.cleaned_data.get("mobile") or "").translate(DIGITS).strip()
+        if value and (not value.isdigit() or len(value) < 4):
+            raise forms.ValidationError(_("请输入手机号中连续的至少 4 位数字。"))
+        return value
+
+    def filter_q(self, qs: QuerySet, value: str) -> QuerySet:
+        return qs.filter(name_q(value))
+
+    def filter_mobile(self, qs: QuerySet, value: str) -> QuerySet:
+        return qs.filter(mobile__contains=value)
+
+    def filter_created_from(self, qs: QuerySet, value: date) -> QuerySet:
+        return qs.filter(created_at__gte=local_midnight(value))
+
+    def filter_created_to(self, qs: QuerySet, value: date) -> QuerySet:
+        return qs.filter(created_at__lt=local_midnight(value + timedelta(days=1)))
+
+
+class LeadFilterForm(PartyFilterForm):
+    intent = _dict_choice("intent_level", _("意向等级"))
+    status = forms.ChoiceField(label=_("状态"), required=False, choices=[("", _("全部")), *LeadStatus.choices])
+
+    lookups = {**PartyFilterForm.lookups, "intent": "intent", "status": "status"}
+
+
+class CustomerFilterForm(PartyFilterForm):
+    card_no = forms.CharField(label=_("会员卡号"), required=False, max_length=30)
+    level = _dict_choice("customer_level", _("客户级别"))
+
+    lookups = {**PartyFilterForm.lookups, "level": "level"}
+
+    def filter_card_no(self, qs: QuerySet, value: str) -> QuerySet:
+        return qs.filter(Q(card_no=value.upper()) | Q(card_no__startswith=value.upper()))

@@ -1,0 +1,119 @@
+"""Reads of the customer module: the club's week, the weekly sub-lists, duplicates, who leads whom."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from crm.accounts.models import Department, User
+from crm.accounts.selectors import subordinate_ids
+from crm.core.masking import can_see_sensitive, mask
+
+from .models import Customer, CustomerStatus, Lead, LeadStatus
+
+WEEK_VIEWS = ("new", "due", "done")
+
+
+def week_bounds(today: date | None = None) -> tuple[date, date]:
+    """Monday and Sunday of the week holding ``today``, in the club's time zone (TIME_ZONE)."""
+    today = today or timezone.localdate()
+    monday = today - timedelta(days=today.weekday())
+    return monday, monday + timedelta(days=6)
+
+
+def _day_start(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def week_filter(qs: QuerySet, view: str, today: date | None = None) -> QuerySet:
+    """本周新增 (became the owner's this week), 本周待跟踪 (next follow-up due by Sunday, overdue included),
+    本周已跟 (followed up this week)."""
+    monday, sunday = week_bounds(today)
+    start, end = _day_start(monday), _day_start(sunday + timedelta(days=1))
+    if view == "new":
+        return qs.filter(owned_since__gte=start, owned_since__lt=end)
+    if view == "due":
+        return qs.filter(next_followup_on__lte=sunday)
+    if view == "done":
+        return qs.filter(last_followup_at__gte=start, last_followup_at__lt=end)
+    return qs
+
+
+def active_leads(qs: QuerySet[Lead]) -> QuerySet[Lead]:
+    return qs.filter(status__in=(LeadStatus.FOLLOWING, LeadStatus.HANDED_OVER))
+
+
+def leader_of(user: User) -> User | None:
+    """Whom ``user`` hands records to (【移交】): the manager of the user's department, or, for the manager
+    himself, the manager of the nearest department above."""
+    dept = user.department
+    if dept is None:
+        return None
+    ids = [int(i) for i in dept.path.strip("/").split("/") if i]
+    by_id = {d.pk: d for d in Department.objects.filter(pk__in=ids).select_related("manager")}
+    for pk in reversed(ids):
+        manager = by_id[pk].manager
+        if manager is not None and manager.is_active and manager.pk != user.pk:
+            return manager
+    return None
+
+
+def assignable_people(actor: Any) -> QuerySet[User]:
+    """Whom a leader may (re)assign a lead or customer to: the active people he leads."""
+    return (
+        User.objects.filter(pk__in=subordinate_ids(actor), is_active=True)
+        .exclude(pk=actor.pk)
+        .order_by("department__path", "id")
+    )
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    kind: str  # "lead" or "customer"
+    name: str
+    owner: str
+    field: str  # "mobile" or "id_number"
+    value: str
+
+    def describe(self, viewer: Any) -> str:
+        return _("%(field)s %(value)s 已登记为%(kind)s「%(name)s」(负责人:%(owner)s)") % {
+            "field": _("手机号") if self.field == "mobile" else _("身份证号"),
+            "value": self.value if can_see_sensitive(viewer) else mask(self.field, self.value),
+            "kind": _("潜在客户") if self.kind == "lead" else _("客户"),
+            "name": self.name,
+            "owner": self.owner or _("未分配"),
+        }
+
+
+def find_duplicates(
+    *, mobile: str = "", id_number: str = "", exclude_lead: int | None = None, exclude_customer: int | None = None
+) -> list[Duplicate]:
+    """Leads and customers (anyone's: a duplicate is a duplicate whoever owns it) holding this mobile or ID."""
+    out: list[Duplicate] = []
+    if mobile:
+        leads = Lead.objects.filter(mobile=mobile).exclude(status=LeadStatus.CLOSED).select_related("owner")
+        if exclude_lead:
+            leads = leads.exclude(pk=exclude_lead)
+        out += [Duplicate("lead", x.name, _owner(x), "mobile", mobile) for x in leads[:5]]
+    q = Q()
+    if mobile:
+        q |= Q(mobile=mobile)
+    if id_number:
+        q |= Q(id_number=id_number)
+    if q:
+        customers = Customer.objects.filter(q).exclude(status=CustomerStatus.MERGED).select_related("owner")
+        if exclude_customer:
+            customers = customers.exclude(pk=exclude_customer)
+        for c in customers[:5]:
+            field = "mobile" if mobile and c.mobile == mobile else "id_number"
+            out.append(Duplicate("customer", c.name, _owner(c), field, mobile if field == "mobile" else id_number))
+    return out
+
+
+def _owner(obj: Any) -> str:
+    return obj.owner.full_name if obj.owner else ""
