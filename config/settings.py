@@ -235,6 +235,10 @@ if not DEBUG and not TESTING:
 # Lists: the most rows an export writes, and the cap of the shown count ("10,000+").
 CRM_EXPORT_MAX_ROWS = env_int("CRM_EXPORT_MAX_ROWS", 100_000)
 CRM_LIST_COUNT_CAP = env_int("CRM_LIST_COUNT_CAP", 10_000)
+# Imports: the largest file, how far an .xlsx may unpack (zip bombs), the most data rows in one file.
+CRM_IMPORT_MAX_BYTES = env_int("CRM_IMPORT_MAX_MB", 30) * 1_000_000
+CRM_IMPORT_MAX_UNPACKED_BYTES = 400_000_000
+CRM_IMPORT_MAX_ROWS = env_int("CRM_IMPORT_MAX_ROWS", 200_000)
 # Member card numbers: {year} is the year of approval, {seq} a sequence that never repeats.
 CRM_CARD_NUMBER_PATTERN = env("CRM_CARD_NUMBER_PATTERN", "JSH{year}{seq:06d}")
 # A follow-up may not be dated in the future; this much clock difference between PCs is tolerated.

@@ -47,9 +47,15 @@ def test_rep_must_change_initial_password_then_sees_only_a_reps_menu(page: Page,
     expect(menu.get_by_role("button", name="业务审批")).to_be_visible()
     for name in ("待办业务", "已办业务", "我的申请"):
         expect(menu.get_by_role("link", name=name)).to_be_visible()
-    # A rep's menu holds exactly these five pages, and none of the administrator's (nor 申请单查询).
-    expect(menu.get_by_role("link")).to_have_count(5)
-    expect(menu.get_by_text("申请单查询")).to_have_count(0)
+    expect(menu.get_by_role("button", name=re.compile(r"(^|\s)客户管理$"))).to_be_visible()
+    for name in ("潜在客户录入", "潜在客户跟踪", "客户登记", "客户跟踪"):
+        expect(menu.get_by_role("link", name=re.compile(rf"(^|\s){name}$"))).to_be_visible()
+    for name in ("本周新增客户", "本周待跟踪客户", "本周已跟客户"):
+        expect(menu.get_by_role("link", name=name)).to_have_count(2)  # under leads and under customers
+    # A rep's menu holds exactly these fifteen pages: no review, none of the administrator's, no 申请单查询.
+    expect(menu.get_by_role("link")).to_have_count(15)
+    for name in ("申请单查询", "潜在客户审核", "客户资料审核"):
+        expect(menu.get_by_text(name)).to_have_count(0)
     for name in ADMIN_ONLY:
         expect(menu.get_by_text(name)).to_have_count(0)
 

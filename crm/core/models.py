@@ -105,3 +105,42 @@ class DictItem(models.Model):
 
     def __str__(self) -> str:
         return self.label
+
+
+class ImportStatus(models.TextChoices):
+    PREVIEW = "preview", _("待确认")
+    COMMITTED = "committed", _("已导入")
+    UNDONE = "undone", _("已撤销")
+
+
+class ImportBatch(models.Model):
+    """One upload of an import: previewed, then committed in one transaction, and undoable as a whole.
+
+    The file itself is kept until the batch is committed (the preview and the commit read the same bytes);
+    what was skipped, and why, stays in ``problems``."""
+
+    kind = models.CharField(_("导入类型"), max_length=30)
+    filename = models.CharField(_("文件名"), max_length=200)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("导入人"), on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(_("上传时间"), auto_now_add=True)
+    status = models.CharField(_("状态"), max_length=20, choices=ImportStatus.choices, default=ImportStatus.PREVIEW)
+    total = models.PositiveIntegerField(_("数据行"), default=0)
+    imported = models.PositiveIntegerField(_("已导入"), default=0)
+    skipped = models.PositiveIntegerField(_("未导入"), default=0)
+    problems = models.JSONField(_("问题行"), default=list, blank=True)
+    data = models.BinaryField(null=True, blank=True, editable=False)
+    committed_at = models.DateTimeField(_("导入时间"), null=True, blank=True)
+    undone_at = models.DateTimeField(_("撤销时间"), null=True, blank=True)
+
+    objects = ScopedManager()
+    scope_owner_fields = ("created_by",)
+
+    class Meta:
+        verbose_name = _("导入批次")
+        verbose_name_plural = _("导入批次")
+        indexes = [models.Index(fields=["created_by", "kind", "-created_at"], name="import_mine_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.filename} ({self.get_status_display()})"

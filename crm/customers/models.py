@@ -65,6 +65,15 @@ class Party(TimeStampedModel):
     owned_since = models.DateTimeField(_("分配时间"), null=True, blank=True)
     last_followup_at = models.DateTimeField(_("最近跟踪"), null=True, blank=True)
     next_followup_on = models.DateField(_("下次跟踪"), null=True, blank=True)
+    import_batch = models.ForeignKey(
+        "core.ImportBatch",
+        verbose_name=_("导入批次"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
     name_initials = models.CharField(max_length=32, blank=True, editable=False)
     name_pinyin = models.CharField(max_length=100, blank=True, editable=False)
     name_grams = models.CharField(max_length=200, blank=True, editable=False)

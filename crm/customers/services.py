@@ -250,9 +250,7 @@ def customer_approved(customer: Customer, application: Any, actor: Any) -> None:
 
 
 @transaction.atomic
-def profile_parts_save(
-    *, actor: Any, customer: Customer, formset: Any, label: str, request: Any = None
-) -> Customer:
+def profile_parts_save(*, actor: Any, customer: Customer, formset: Any, label: str, request: Any = None) -> Customer:
     """Save one inline part of a profile (房产, 车辆, 家庭成员, 纪念日): the owner only, audited as one change."""
     customer = _lock(customer)  # type: ignore[assignment]
     _require_owner(customer, actor, _("修改"))

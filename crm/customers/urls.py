@@ -18,4 +18,7 @@ urlpatterns = [
     path("customers/review/", views.CustomerReviewView.as_view(), name="customer_review"),
     path("customers/review/count/", views.ReviewCountView.as_view(form_type="customer"), name="customer_review_count"),
     path("customers/<int:pk>/", views.CustomerDetailView.as_view(), name="customer_detail"),
+    path("import/<slug:kind>/", views.ImportView.as_view(), name="import"),
+    path("import/<slug:kind>/template/", views.ImportTemplateView.as_view(), name="import_template"),
+    path("import/batch/<int:pk>/problems/", views.ImportProblemsView.as_view(), name="import_problems"),
 ]

@@ -193,6 +193,7 @@ class ApplicationView(CrmView):
     """Create (``form_type``) or open (``pk``) an application: its form, its buttons, its 【流程信息】."""
 
     title: Any = gettext_lazy("申请单")
+    done_label = ""
 
     def get_tab_key(self) -> str:
         pk = self.kwargs.get("pk")
@@ -247,6 +248,7 @@ class ApplicationView(CrmView):
                 if action != "transfer":
                     kw.pop("can_edit", None)
                     kw.pop("transfer_to", None)
+                self.done_label = self.action_label(action, app)  # the step's own label, before it moves on
                 app = engine.transition(app, action, actor=request.user, **kw)
             else:
                 raise Http404
@@ -264,7 +266,7 @@ class ApplicationView(CrmView):
             return _("已保存。")
         if app.status == Status.APPROVED:
             return _("「%(title)s」已审批通过。") % {"title": app.title}
-        return _("已%(action)s。") % {"action": self.action_label(action, app)}
+        return _("已%(action)s。") % {"action": self.done_label or self.action_label(action, app)}
 
     def after(self, app: Application | None) -> HttpResponse:
         if app is None:

@@ -36,6 +36,8 @@ def _select(bound: forms.BoundField, attrs: dict[str, Any]) -> SafeString:
     the selects of a search area the costliest part of a list page."""
     widget = bound.field.widget
     attrs = widget.build_attrs(widget.attrs, attrs)
+    if bound.field.disabled:
+        attrs["disabled"] = True
     if bound.auto_id and "id" not in attrs:
         attrs["id"] = bound.auto_id
     if widget.use_required_attribute(bound.initial) and bound.field.required and bound.form.use_required_attribute:

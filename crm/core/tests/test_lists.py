@@ -264,6 +264,11 @@ def test_fast_select_renders_like_django(demo: object) -> None:
 
     assert norm(ours) == norm(django)
     assert f'<option value="{dept.pk}" selected>销售二组</option>' in ours
+    # a disabled field's select is disabled too, as Django's would be (flatatt puts the flag last)
+    form.fields["department"].disabled = True
+    ours = Template("{% load crm %}{{ form.department|widget }}").render(Context({"form": form}))
+    django = form["department"].as_widget(attrs={"class": "form-select form-select-sm"})
+    assert norm(ours) == norm(django.replace(" disabled", "").replace('">', '" disabled>', 1))
 
 
 def test_english_interface(client: Client, demo: object) -> None:

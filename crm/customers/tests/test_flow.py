@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.contrib.messages import get_messages
 from django.urls import reverse
 from django.utils import timezone
 
@@ -120,7 +121,9 @@ def test_the_lead_and_customer_flow_of_the_seed(client_for: Any, people: dict[st
     reg = Application.objects.get(pk=customer.application_id)
 
     # 李明 reviews (【提交】), 王建国 approves: a formal customer with a member card number.
-    assert act(li, reg, "approve", opinion="资料齐全").status_code == 302
+    r = act(li, reg, "approve", opinion="资料齐全")
+    assert r.status_code == 302
+    assert [str(m) for m in get_messages(r.wsgi_request)][-1] == "已提交。"  # step 1's own label, not step 2's
     assert act(wang, reg, "approve", opinion="同意").status_code == 302
     customer.refresh_from_db()
     lead.refresh_from_db()
@@ -171,6 +174,8 @@ def test_the_lead_and_customer_flow_of_the_seed(client_for: Any, people: dict[st
     assert liu.post(curl, {"_action": "followup"}).status_code == 404
     r = zhang.post(curl, {"_action": "handover", "ho-reason": "客户希望由刘洋对接"})
     assert r.status_code == 200
+    page = r.content.decode()  # no longer his: the page says so instead of showing a stale record
+    assert "已移交给李明" in page and "已不在您的负责范围内" in page and 'value="handover"' not in page
     customer.refresh_from_db()
     assert (customer.owner, customer.status) == (people["李明"], CustomerStatus.HANDED_OVER)
     r = li.post(curl, {"_action": "assign", "as-to": people["刘洋"].pk, "as-reason": "按客户要求"})

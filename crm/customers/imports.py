@@ -1,0 +1,468 @@
+"""【导入】 of leads and customers: the columns, the check of every row, the commit in one transaction, undo.
+
+Checking reads the database once per kind of fact (dictionaries, people, existing mobiles and ID numbers),
+not once per row. Writing uses PostgreSQL's COPY (or ``bulk_create`` elsewhere) inside one transaction, so
+an import is all or nothing, and fast: see docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import connection, models, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from crm.accounts.models import User
+from crm.core.audit import audit
+from crm.core.imports import ImportColumn, ImportFileError, Table, as_date, as_text, read_table
+from crm.core.models import AuditAction, DictItem, ImportBatch, ImportStatus
+from crm.core.textsearch import search_keys
+from crm.core.validators import normalize_mobile, validate_id_number, validate_mobile
+
+from .models import Counter, Customer, CustomerStatus, FollowUp, Handover, Lead, LeadStatus
+from .selectors import Duplicate
+
+C = ImportColumn
+LEAD_COLUMNS = [
+    C("name", "姓名", ("客户姓名", "名字"), required=True, example="王建华"),
+    C("gender", "性别", example="男", help="男 / 女"),
+    C("mobile", "手机号", ("手机", "手机号码", "移动电话", "联系电话"), required=True, example="13912345678"),
+    C("company", "公司", ("工作单位", "单位", "公司名称")),
+    C("title", "职位", ("职务",)),
+    C("source", "客户来源", ("来源", "进店渠道"), example="转介绍"),
+    C("intent", "意向等级", ("意向",), example="中"),
+    C("owner", "负责人", ("跟进人", "负责员工", "业务员"), help="姓名或登录名;不填则为导入人"),
+    C("note", "备注"),
+]
+CUSTOMER_COLUMNS = [
+    C("name", "姓名", ("客户姓名", "名字"), required=True, example="王建华"),
+    C("gender", "性别", example="男", help="男 / 女"),
+    C("birthday", "生日", ("出生日期", "公历生日"), example="1975-06-18"),
+    C("mobile", "手机号", ("手机", "手机号码", "移动电话", "联系电话"), example="13912345678"),
+    C("id_number", "身份证号", ("身份证", "身份证号码", "证件号码"), example="110101197506180012"),
+    C("card_no", "会员卡号", ("卡号",), help="不填则按规则自动生成"),
+    C("level", "客户级别", ("级别",)),
+    C("company", "公司", ("工作单位", "单位", "公司名称")),
+    C("title", "职位", ("职务", "职业")),
+    C("industry", "行业", ("客户行业",)),
+    C("income_band", "年收入", ("年收入区间",)),
+    C("address", "地址", ("家庭住址", "联系地址")),
+    C("source", "客户来源", ("来源", "进店渠道"), example="转介绍"),
+    C("broker_name", "推荐居间商", ("居间商", "推荐人")),
+    C("owner", "负责人", ("跟进人", "负责员工", "业务员"), help="姓名或登录名;不填则为导入人"),
+    C("sms_consent", "接收营销短信", ("营销短信", "营销类通知"), example="是", help="是 / 否"),
+    C("note", "备注"),
+]
+DICTS = {
+    "source": "customer_source",
+    "intent": "intent_level",
+    "level": "customer_level",
+    "industry": "industry",
+    "income_band": "income_band",
+}
+YES = {"是", "y", "yes", "1", "true", "√", "同意"}
+NO = {"否", "n", "no", "0", "false", "×", "不同意", ""}
+GENDER = {"男": "M", "女": "F", "m": "M", "f": "F", "": ""}
+TEXT_LIMITS = {"name": 50, "company": 100, "title": 50, "address": 200, "broker_name": 100, "note": 2000}
+
+
+@dataclass(frozen=True)
+class ImportKind:
+    key: str
+    label: str
+    model: type[Lead] | type[Customer]
+    columns: list[ImportColumn]
+    permission: str
+
+
+KINDS = {
+    "lead": ImportKind("lead", "潜在客户", Lead, LEAD_COLUMNS, "customers.import_lead"),
+    "customer": ImportKind("customer", "客户", Customer, CUSTOMER_COLUMNS, "customers.import_customer"),
+}
+
+
+@dataclass
+class Checked:
+    good: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    problems: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Checker:
+    """Checks every row of a table for one importer: formats, dictionaries, owners, duplicates."""
+
+    def __init__(self, kind: ImportKind, actor: Any) -> None:
+        self.kind, self.actor = kind, actor
+        self.dicts: dict[str, dict[str, int]] = {}
+        for key, code in DICTS.items():
+            items = DictItem.objects.filter(dict_type__code=code, is_active=True).values_list("id", "label", "code")
+            self.dicts[key] = {**{c: i for i, _l, c in items}, **{lbl: i for i, lbl, _c in items}}
+        self.people = _people()
+        grant = actor.data_grant("change", fresh=True)
+        self.grant = grant
+
+    def check(self, table: Table) -> Checked:
+        out = Checked()
+        rows = [(line, self._row(values)) for line, values in table.rows]
+        taken = _existing(self.kind, [r for _l, (r, _p) in rows], self.actor)
+        seen: dict[tuple[str, str], int] = {}
+        for line, (row, problems) in rows:
+            for key in ("mobile", "id_number", "card_no"):
+                value = row.get(key)
+                if not value:
+                    continue
+                if (key, value) in taken:
+                    problems.append(taken[(key, value)])
+                elif (key, value) in seen:
+                    problems.append(
+                        _("%(field)s与第 %(line)d 行重复") % {"field": _LABELS[key](), "line": seen[(key, value)]}
+                    )
+                else:
+                    seen[(key, value)] = line
+            if problems:
+                out.problems.append({"line": line, "name": as_text(row.get("name"))[:50], "problems": problems})
+            else:
+                out.good.append((line, row))
+        return out
+
+    def _row(self, values: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+        problems: list[str] = []
+        row: dict[str, Any] = {}
+        for key, limit in TEXT_LIMITS.items():
+            if key in values or key == "name":
+                text = " ".join(as_text(values.get(key)).split())
+                if len(text) > limit:
+                    problems.append(_("%(field)s超过 %(n)d 个字") % {"field": _column(self.kind, key), "n": limit})
+                row[key] = text[:limit]
+        if not row["name"]:
+            problems.append(_("姓名为空"))
+        gender = as_text(values.get("gender")).lower()
+        if gender not in GENDER:
+            problems.append(_("性别应为「男」或「女」"))
+        row["gender"] = GENDER.get(gender, "")
+        self._mobile(values, row, problems)
+        if self.kind.key == "customer":
+            self._customer_fields(values, row, problems)
+        for key in DICTS:
+            if key in values or key in {c.key for c in self.kind.columns}:
+                self._dict(key, values.get(key), row, problems)
+        self._owner(values.get("owner"), row, problems)
+        return row, problems
+
+    def _mobile(self, values: dict[str, Any], row: dict[str, Any], problems: list[str]) -> None:
+        mobile = normalize_mobile(as_text(values.get("mobile")))
+        row["mobile"] = mobile
+        if mobile:
+            try:
+                validate_mobile(mobile)
+            except ValidationError:
+                problems.append(_("手机号「%(v)s」格式不对") % {"v": mobile[:20]})
+        elif self.kind.key == "lead":
+            problems.append(_("手机号为空"))
+
+    def _customer_fields(self, values: dict[str, Any], row: dict[str, Any], problems: list[str]) -> None:
+        raw_id = values.get("id_number")
+        if isinstance(raw_id, int | float) and len(str(raw_id)) >= 15:
+            problems.append(_("身份证号被 Excel 存成了数字,末几位已丢失;请把该列设为文本后重新填写"))
+            raw_id = ""
+        id_number = as_text(raw_id).upper()
+        row["id_number"] = id_number
+        if id_number:
+            try:
+                validate_id_number(id_number)
+            except ValidationError as exc:
+                problems.append(" ".join(exc.messages).rstrip("。"))
+        if not row["mobile"] and not id_number:
+            problems.append(_("手机号和身份证号至少填写一项"))
+        try:
+            birthday = as_date(values.get("birthday"))
+        except ValueError:
+            problems.append(_("生日「%(v)s」不是日期") % {"v": as_text(values.get("birthday"))[:20]})
+            birthday = None
+        if birthday and birthday > timezone.localdate():
+            problems.append(_("生日晚于今天"))
+        row["birthday"] = birthday
+        card = as_text(values.get("card_no")).upper()
+        if card and not re.fullmatch(r"[A-Z0-9\-]{1,30}", card):
+            problems.append(_("会员卡号只能由字母、数字和 - 组成"))
+        row["card_no"] = card or None
+        consent = as_text(values.get("sms_consent")).lower()
+        if consent not in YES | NO:
+            problems.append(_("接收营销短信应填「是」或「否」"))
+        row["sms_consent"] = consent in YES
+
+    def _dict(self, key: str, value: Any, row: dict[str, Any], problems: list[str]) -> None:
+        text = as_text(value)
+        row[f"{key}_id"] = None
+        if not text:
+            return
+        found = self.dicts[key].get(text)
+        if found is None:
+            labels = "、".join(list(dict.fromkeys(k for k in self.dicts[key] if not k.isdigit()))[:12])
+            problems.append(
+                _("未知的%(field)s「%(v)s」(可选:%(labels)s)")
+                % {"field": _column(self.kind, key), "v": text[:20], "labels": labels}
+            )
+        row[f"{key}_id"] = found
+
+    def _owner(self, value: Any, row: dict[str, Any], problems: list[str]) -> None:
+        text = as_text(value)
+        if not text:
+            owner = self.actor
+        else:
+            matches = self.people.get(text, [])
+            if not matches:
+                problems.append(_("负责人「%(v)s」不是在职员工") % {"v": text[:20]})
+                return
+            if len(matches) > 1:
+                logins = "、".join(u.username for u in matches)
+                problems.append(_("负责人「%(v)s」有重名,请填写登录名(%(logins)s)") % {"v": text, "logins": logins})
+                return
+            owner = matches[0]
+        g = self.grant
+        if not (g.all or owner.pk in g.user_ids or owner.department_id in g.department_ids):
+            problems.append(_("负责人「%(v)s」不在您的数据权限范围内") % {"v": owner.full_name})
+            return
+        row["owner_id"], row["department_id"] = owner.pk, owner.department_id
+
+
+_LABELS = {
+    "mobile": lambda: _("手机号"),
+    "id_number": lambda: _("身份证号"),
+    "card_no": lambda: _("会员卡号"),
+}
+
+
+def _column(kind: ImportKind, key: str) -> str:
+    return next((c.label for c in kind.columns if c.key == key), key)
+
+
+def _people() -> dict[str, list[User]]:
+    out: dict[str, list[User]] = {}
+    for u in User.objects.filter(is_active=True).only("id", "username", "full_name", "department_id"):
+        out.setdefault(u.username, []).append(u)
+        if u.full_name != u.username:
+            out.setdefault(u.full_name, []).append(u)
+    return {k: list({u.pk: u for u in v}.values()) for k, v in out.items()}
+
+
+def _chunks(values: list[str], n: int = 2000) -> Iterator[list[str]]:
+    for i in range(0, len(values), n):
+        yield values[i : i + n]
+
+
+def _existing(kind: ImportKind, rows: list[dict[str, Any]], viewer: Any) -> dict[tuple[str, str], str]:
+    """The file's mobiles, ID numbers and card numbers already held by a lead or customer, with a sentence
+    naming the record and its owner (masked as the viewer's role requires)."""
+    out: dict[tuple[str, str], str] = {}
+    mobiles = sorted({r["mobile"] for r in rows if r.get("mobile")})
+    ids = sorted({r["id_number"] for r in rows if r.get("id_number")})
+    cards = sorted({r["card_no"] for r in rows if r.get("card_no")})
+    for chunk in _chunks(mobiles):
+        leads = Lead.objects.filter(mobile__in=chunk).exclude(status=LeadStatus.CLOSED)
+        for name, owner, mobile in leads.values_list("name", "owner__full_name", "mobile"):
+            out.setdefault(("mobile", mobile), Duplicate("lead", name, owner or "", "mobile", mobile).describe(viewer))
+    q_values = [("mobile", chunk) for chunk in _chunks(mobiles)] + [("id_number", chunk) for chunk in _chunks(ids)]
+    for key, chunk in q_values:
+        found = Customer.objects.filter(**{f"{key}__in": chunk}).exclude(status=CustomerStatus.MERGED)
+        for name, owner, value in found.values_list("name", "owner__full_name", key):
+            out.setdefault((key, value), Duplicate("customer", name, owner or "", key, value).describe(viewer))
+    for chunk in _chunks(cards):
+        for card in Customer.objects.filter(card_no__in=chunk).values_list("card_no", flat=True):
+            out[("card_no", str(card))] = _("会员卡号「%(v)s」已被使用") % {"v": card}
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------
+# Preview, commit, undo
+# ---------------------------------------------------------------------------------------------------
+
+
+def preview(*, actor: Any, kind: ImportKind, data: bytes, filename: str) -> ImportBatch:
+    """Read and check the whole file; nothing is imported yet. Raises ImportFileError for a file that
+    cannot be read at all."""
+    table = read_table(data, filename, kind.columns)
+    checked = Checker(kind, actor).check(table)
+    return ImportBatch.objects.create(
+        kind=kind.key,
+        filename=filename[:200],
+        created_by=actor,
+        total=len(table.rows),
+        imported=len(checked.good),
+        skipped=len(checked.problems),
+        problems=checked.problems,
+        data=data,
+    )
+
+
+class ImportRefused(ValidationError):
+    pass
+
+
+def commit(*, actor: Any, batch: ImportBatch, request: Any = None) -> ImportBatch:
+    """Import the good rows of a previewed batch in one transaction. The file is checked again first: what
+    changed since the preview (another import, a new customer) is caught, and skipped with its reason."""
+    kind = KINDS[batch.kind]
+    with transaction.atomic():
+        batch = ImportBatch.objects.select_for_update().get(pk=batch.pk)
+        if batch.created_by_id != actor.pk:
+            raise ImportRefused(_("只有上传文件的人可以确认这次导入。"))
+        if batch.status != ImportStatus.PREVIEW:
+            raise ImportRefused(_("这次导入已经是「%(s)s」,不能再确认。") % {"s": batch.get_status_display()})
+        try:
+            table = read_table(bytes(batch.data or b""), batch.filename, kind.columns)
+        except ImportFileError as exc:
+            raise ImportRefused(exc.messages) from None
+        checked = Checker(kind, actor).check(table)
+        n = _write(kind, batch, actor, checked.good)
+        batch.status, batch.committed_at = ImportStatus.COMMITTED, timezone.now()
+        batch.total, batch.imported, batch.skipped = len(table.rows), n, len(checked.problems)
+        batch.problems, batch.data = checked.problems, None
+        batch.save()
+        audit(
+            actor=actor,
+            action=AuditAction.CREATE,
+            obj=batch,
+            object_repr=_("导入%(kind)s:%(file)s") % {"kind": kind.label, "file": batch.filename},
+            changes={"imported": n, "skipped": batch.skipped},
+            request=request,
+        )
+    return batch
+
+
+def undo(*, actor: Any, batch: ImportBatch, request: Any = None) -> int:
+    """Remove every record of a committed import, as long as none of them has been worked on since."""
+    kind = KINDS[batch.kind]
+    with transaction.atomic():
+        batch = ImportBatch.objects.select_for_update().get(pk=batch.pk)
+        if batch.created_by_id != actor.pk and not actor.is_superuser:
+            raise ImportRefused(_("只有导入人可以撤销这次导入。"))
+        if batch.status != ImportStatus.COMMITTED:
+            raise ImportRefused(_("这次导入是「%(s)s」,不能撤销。") % {"s": batch.get_status_display()})
+        records = kind.model.objects.filter(import_batch=batch)
+        subject = "lead" if kind.key == "lead" else "customer"
+        touched = (
+            FollowUp.objects.filter(**{f"{subject}__import_batch": batch}).exists()
+            or Handover.objects.filter(**{f"{subject}__import_batch": batch}).exists()
+            or records.filter(updated_at__gt=batch.committed_at).exists()
+        )
+        if touched:
+            raise ImportRefused(_("这次导入的记录已有跟踪、移交或修改,不能整批撤销;请逐条处理。"))
+        if kind.key == "customer":
+            Lead.objects.filter(customer__import_batch=batch).update(customer=None)
+        n = records.count()
+        records.delete()
+        batch.status, batch.undone_at = ImportStatus.UNDONE, timezone.now()
+        batch.save(update_fields=["status", "undone_at"])
+        audit(
+            actor=actor,
+            action=AuditAction.DELETE,
+            obj=batch,
+            object_repr=_("撤销导入%(kind)s:%(file)s") % {"kind": kind.label, "file": batch.filename},
+            changes={"removed": n},
+            request=request,
+        )
+    return n
+
+
+# ---------------------------------------------------------------------------------------------------
+# Writing
+# ---------------------------------------------------------------------------------------------------
+
+
+def _reserve_cards(n: int) -> Iterator[str]:
+    """``n`` new member card numbers, reserved at once (the counter row stays locked until the commit)."""
+    from django.conf import settings
+
+    if n <= 0:
+        return iter(())
+    Counter.objects.get_or_create(name="card_no")
+    Counter.objects.filter(name="card_no").update(value=F("value") + n)
+    last = Counter.objects.get(name="card_no").value
+    year = timezone.localdate().year
+    pattern = str(settings.CRM_CARD_NUMBER_PATTERN)
+    return iter([pattern.format(year=year, seq=seq) for seq in range(last - n + 1, last + 1)])
+
+
+def _records(
+    kind: ImportKind, batch: ImportBatch, actor: Any, rows: list[tuple[int, dict[str, Any]]]
+) -> Iterable[dict[str, Any]]:
+    """The rows to write. The card numbers are reserved before the first row is made: no other query may run
+    on the connection while COPY is writing."""
+    now = timezone.now()
+    need = sum(1 for _l, r in rows if not r.get("card_no")) if kind.key == "customer" else 0
+    return _record_rows(kind, batch, actor, rows, now, _reserve_cards(need))
+
+
+def _record_rows(
+    kind: ImportKind,
+    batch: ImportBatch,
+    actor: Any,
+    rows: list[tuple[int, dict[str, Any]]],
+    now: Any,
+    cards: Iterator[str],
+) -> Iterator[dict[str, Any]]:
+    common: dict[str, Any] = {
+        "registered_by_id": actor.pk,
+        "import_batch_id": batch.pk,
+        "created_at": now,
+        "updated_at": now,
+        "owned_since": now,
+    }
+    if kind.key == "lead":
+        common["status"] = LeadStatus.FOLLOWING
+        for _line, row in rows:
+            yield {**common, **row, **search_keys(row["name"])}
+        return
+    common.update({"status": CustomerStatus.FORMAL, "approved_at": now})
+    for _line, row in rows:
+        record = {**common, **row, **search_keys(row["name"])}
+        record["card_no"] = row.get("card_no") or next(cards)
+        if row.get("sms_consent"):
+            record["sms_consent_at"], record["sms_consent_source"] = now, "导入"
+        yield record
+
+
+def _write(kind: ImportKind, batch: ImportBatch, actor: Any, rows: list[tuple[int, dict[str, Any]]]) -> int:
+    model = kind.model
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    defaults = {f.attname: _default(f) for f in fields}
+    names = [f.attname for f in fields]
+    records = (tuple(r.get(a, defaults[a]) for a in names) for r in _records(kind, batch, actor, rows))
+    if connection.vendor == "postgresql":
+        columns = ", ".join(connection.ops.quote_name(str(f.column)) for f in fields)
+        table = connection.ops.quote_name(model._meta.db_table)
+        n = 0
+        with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            for record in records:
+                copy.write_row(record)
+                n += 1
+        return n
+    objs = (model(**dict(zip(names, record, strict=True))) for record in records)
+    n = 0
+    batch_objs: list[models.Model] = []
+    for obj in objs:
+        batch_objs.append(obj)
+        if len(batch_objs) == 1000:
+            model.objects.bulk_create(batch_objs)  # type: ignore[arg-type]
+            n += len(batch_objs)
+            batch_objs = []
+    if batch_objs:
+        model.objects.bulk_create(batch_objs)  # type: ignore[arg-type]
+        n += len(batch_objs)
+    return n
+
+
+def _default(f: models.Field) -> Any:
+    if f.has_default():
+        return f.get_default()
+    if f.null:
+        return None
+    if isinstance(f, models.CharField | models.TextField):
+        return ""
+    return None

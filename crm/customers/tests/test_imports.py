@@ -1,0 +1,217 @@
+"""【导入】 with real files in the layouts people bring: title rows, padded headers, numbers typed into Excel,
+GBK CSV, totals rows; and files that are not spreadsheets at all."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from typing import Any
+
+import pytest
+import xlsxwriter
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from crm.core.imports import ImportFileError, read_table
+from crm.core.models import ImportBatch, ImportStatus
+from crm.customers import imports
+from crm.customers.models import Customer, CustomerStatus, FollowUp, Lead, LeadStatus
+
+pytestmark = pytest.mark.django_db
+
+
+def xlsx(rows: list[list[Any]], titles: list[str] = ()) -> bytes:  # type: ignore[assignment]
+    buffer = io.BytesIO()
+    book = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    sheet = book.add_worksheet("客户")
+    r = 0
+    for title in titles:
+        sheet.write_string(r, 0, title)
+        r += 1
+    for row in rows:
+        for c, value in enumerate(row):
+            if isinstance(value, int | float):
+                sheet.write_number(r, c, value)
+            elif value is not None:
+                sheet.write_string(r, c, value)
+        r += 1
+    book.close()
+    return buffer.getvalue()
+
+
+HEADER = ["姓 名", "手机号码", "身份证号", "客户来源", "负责人", "接收营销短信", "生日"]
+
+
+def customer_rows(people: dict[str, Any]) -> list[list[Any]]:
+    Customer.objects.create(
+        name="老客户", mobile="13700000001", registered_by=people["张伟"], owner=people["张伟"], status="formal"
+    )
+    return [
+        ["\u3000王建华 ", 13912345678, "110101197506180010", "转介绍", "刘洋", "是", "1975-06-18"],  # good
+        ["李四", "1391234567", "", "", "", "", ""],  # bad mobile
+        ["赵六", "13912345679", "110101197506180013", "", "", "", ""],  # bad check digit
+        ["钱七", "13700000001", "", "", "", "", ""],  # held by a customer already
+        ["孙八", "13912345678", "", "", "", "", ""],  # same mobile as row 1 of the data
+        ["周九", "13912345680", "", "朋友圈", "", "", ""],  # unknown source
+        ["吴十", "13912345681", "", "", "杨帆", "", ""],  # owner out of 张伟's manager's reach
+        ["郑一", "13912345682", 110101197506180037, "", "", "", ""],  # ID typed as a number
+        ["王二", "", "", "", "", "", ""],  # neither mobile nor ID
+        ["合计", "", "", "", "", "", ""],
+    ]
+
+
+def test_an_xlsx_with_titles_is_checked_row_by_row_then_committed_and_undone(people: dict[str, Any]) -> None:
+    li = people["李明"]
+    data = xlsx([HEADER, *customer_rows(people)], titles=["金仕会客户名单", "导出时间:2026-11-20"])
+    kind = imports.KINDS["customer"]
+    batch = imports.preview(actor=li, kind=kind, data=data, filename="客户.xlsx")
+    assert (batch.total, batch.imported, batch.skipped) == (9, 1, 8)
+    by_line = {p["line"]: ";".join(p["problems"]) for p in batch.problems}
+    # data starts on line 4 (two titles, the header on line 3)
+    assert "手机号「1391234567」格式不对" in by_line[5]
+    assert "校验位" in by_line[6]
+    assert "已登记为客户「老客户」(负责人:张伟)" in by_line[7] and "137****0001" in by_line[7]
+    assert "与第 4 行重复" in by_line[8]
+    assert "未知的客户来源「朋友圈」" in by_line[9] and "转介绍" in by_line[9]
+    assert "不在您的数据权限范围内" in by_line[10]
+    assert "存成了数字" in by_line[11]
+    assert "至少填写一项" in by_line[12]
+    assert Customer.objects.count() == 1  # nothing written by a preview
+
+    batch = imports.commit(actor=li, batch=batch)
+    assert (batch.status, batch.imported, batch.skipped, batch.data) == (ImportStatus.COMMITTED, 1, 8, None)
+    c = Customer.objects.get(name="王建华")
+    assert (c.mobile, c.owner, c.department, c.status) == (
+        "13912345678",
+        people["刘洋"],
+        people["刘洋"].department,
+        "formal",
+    )
+    assert c.card_no and c.name_initials == "wjh" and " 建华 " in c.name_grams
+    assert c.sms_consent and c.sms_consent_at and c.birthday.isoformat() == "1975-06-18"
+    assert c.source.label == "转介绍"
+    with pytest.raises(imports.ImportRefused):
+        imports.commit(actor=li, batch=batch)
+
+    assert imports.undo(actor=li, batch=batch) == 1
+    assert not Customer.objects.filter(name="王建华").exists()
+    assert ImportBatch.objects.get(pk=batch.pk).status == ImportStatus.UNDONE
+
+
+def test_undo_is_refused_once_an_imported_record_was_followed_up(people: dict[str, Any]) -> None:
+    zhang = people["张伟"]
+    data = xlsx([["姓名", "手机号"], ["冯一", "13800000011"], ["冯二", "13800000012"]])
+    batch = imports.commit(
+        actor=zhang,
+        batch=imports.preview(actor=zhang, kind=imports.KINDS["lead"], data=data, filename="leads.xlsx"),
+    )
+    lead = Lead.objects.get(name="冯一")
+    assert (lead.owner, lead.status) == (zhang, LeadStatus.FOLLOWING)
+    from django.utils import timezone
+
+    FollowUp.objects.create(lead=lead, at=timezone.now(), content="电话", author=zhang)
+    with pytest.raises(imports.ImportRefused, match="不能整批撤销"):
+        imports.undo(actor=zhang, batch=batch)
+    assert Lead.objects.filter(import_batch=batch).count() == 2
+
+
+def test_commit_checks_again_what_changed_since_the_preview(people: dict[str, Any]) -> None:
+    zhang = people["张伟"]
+    data = xlsx([["姓名", "手机号"], ["褚一", "13800000021"]])
+    batch = imports.preview(actor=zhang, kind=imports.KINDS["lead"], data=data, filename="a.xlsx")
+    assert batch.imported == 1
+    Lead.objects.create(name="别人", mobile="13800000021", registered_by=zhang, owner=zhang, status="following")
+    batch = imports.commit(actor=zhang, batch=batch)
+    assert (batch.imported, batch.skipped) == (0, 1)
+    assert "已登记为潜在客户「别人」" in batch.problems[0]["problems"][0]
+
+
+@pytest.mark.parametrize("encoding", ["gbk", "utf-8-sig", "utf-8"])
+def test_csv_in_gbk_or_utf8_with_title_lines_and_full_width_spaces(encoding: str, people: dict[str, Any]) -> None:
+    text = (
+        "# 客户导出\r\n"
+        "\r\n"
+        "客户姓名,手机,意向等级\r\n"
+        "\t蒋\u3000一 ,\t138 0000 0031,高\r\n"
+        "沈二,+8613800000032,中\r\n"
+        "# 合计 2 行\r\n"
+    )
+    zhang = people["张伟"]
+    batch = imports.preview(actor=zhang, kind=imports.KINDS["lead"], data=text.encode(encoding), filename="x.csv")
+    assert (batch.total, batch.imported, batch.skipped) == (2, 2, 0), batch.problems
+    imports.commit(actor=zhang, batch=batch)
+    assert sorted(Lead.objects.values_list("name", "mobile", "intent__label")) == [
+        ("沈二", "13800000032", "中"),
+        ("蒋 一", "13800000031", "高"),
+    ]
+
+
+def _zip_bomb() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("xl/worksheets/sheet1.xml", b"0" * 450_000_000)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("data", "filename", "message"),
+    [
+        (b"", "a.xlsx", "空的"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "photo.csv", "不是表格文件"),
+        (b"just some words", "a.xlsx", "内容不是 Excel"),
+        (b"PK\x03\x04broken", "a.xlsx", "已损坏"),
+        ("标题\n甲,乙\n1,2\n".encode(), "a.csv", "找不到表头"),
+        ("姓名,手机号\n".encode(), "a.csv", "没有数据行"),
+    ],
+)
+def test_files_that_cannot_be_imported_say_why(data: bytes, filename: str, message: str) -> None:
+    with pytest.raises(ImportFileError, match=message):
+        read_table(data, filename, imports.LEAD_COLUMNS)
+
+
+def test_a_zip_bomb_is_refused() -> None:
+    with pytest.raises(ImportFileError, match="解压后过大"):
+        read_table(_zip_bomb(), "bomb.xlsx", imports.LEAD_COLUMNS)
+
+
+def test_too_many_rows_and_too_large_files(settings: Any) -> None:
+    settings.CRM_IMPORT_MAX_ROWS = 3
+    rows = "姓名,手机号\n" + "".join(f"人{i},1380000{i:04d}\n" for i in range(5))
+    with pytest.raises(ImportFileError, match="超过 3 行"):
+        read_table(rows.encode(), "a.csv", imports.LEAD_COLUMNS)
+    settings.CRM_IMPORT_MAX_BYTES = 10
+    with pytest.raises(ImportFileError, match="文件太大"):
+        read_table(rows.encode(), "a.csv", imports.LEAD_COLUMNS)
+
+
+def test_the_import_pages(client_for: Any, people: dict[str, Any]) -> None:
+    li = client_for("李明")
+    url = reverse("customers:import", args=["customer"])
+    r = li.get(reverse("customers:import_template", args=["customer"]))
+    assert r.status_code == 200 and r["Content-Type"].startswith("application/vnd.openxml")
+    # the template itself imports (its example row is a valid customer)
+    template = read_table(r.content, "t.xlsx", imports.CUSTOMER_COLUMNS)
+    assert template.rows and template.rows[0][1]["name"] == "王建华"
+
+    r = li.post(url, {"_action": "preview"})
+    assert r.status_code == 422 and "请选择要导入的文件" in r.content.decode()
+    r = li.post(url, {"_action": "preview", "file": SimpleUploadedFile("a.xlsx", b"nonsense")})
+    assert r.status_code == 422 and "内容不是 Excel" in r.content.decode()
+
+    data = xlsx([HEADER, *customer_rows(people)])
+    r = li.post(url, {"_action": "preview", "file": SimpleUploadedFile("客户.xlsx", data)})
+    assert r.status_code == 200
+    page = r.content.decode()
+    assert "1 行可以导入" in page and "8 行有问题" in page and "格式不对" in page
+    batch = ImportBatch.objects.get(filename="客户.xlsx")
+    r = li.get(reverse("customers:import_problems", args=[batch.pk]))
+    assert r.status_code == 200
+    r = li.post(url, {"_action": "commit", "batch": batch.pk})
+    assert r.status_code == 200 and "已导入 1 条客户" in r.content.decode()
+    assert Customer.objects.filter(name="王建华", status=CustomerStatus.FORMAL).exists()
+    # someone else's batch is not found; a rep without the permission is refused
+    yang = client_for("杨帆")
+    assert yang.post(url, {"_action": "undo", "batch": batch.pk}).status_code == 403
+    assert li.post(url, {"_action": "undo", "batch": "99999999999999"}).status_code == 404
+    r = li.post(url, {"_action": "undo", "batch": batch.pk})
+    assert r.status_code == 200 and not Customer.objects.filter(name="王建华").exists()
