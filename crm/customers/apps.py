@@ -8,4 +8,4 @@ class CustomersConfig(AppConfig):
     verbose_name = _("客户管理")
 
     def ready(self) -> None:
-        from . import demo, formtypes, menus  # noqa: F401
+        from . import checks, demo, formtypes, menus  # noqa: F401

@@ -35,7 +35,7 @@ GRANTS = {
     "销售经理": LEADER,
     "销售总监": LEADER,
     "总经理": ["customers.view_lead", "customers.view_customer", "customers.export_lead", "customers.export_customer"],
-    "系统管理员": [*LEADER, "customers.add_lead", "customers.merge_customer"],
+    "系统管理员": [*LEADER, "customers.add_lead", "customers.merge_lead", "customers.merge_customer"],
 }
 
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crm.accounts.models import User
-from crm.core.forms import DateInput, local_midnight
+from crm.core.forms import DateInput, ModelMultipleChoiceField, local_midnight
 from crm.core.lists import ListFilterForm
 from crm.core.models import DictItem
 from crm.core.textsearch import name_q
@@ -28,6 +28,8 @@ class PartyForm(forms.ModelForm):
     form is saved only once the person confirms it is someone else."""
 
     takes_user = True
+    # Longer than the stored 11 digits: "+86 138 0000 0000" as people type it is cleaned to them.
+    mobile = forms.CharField(label=_("手机号"), max_length=20, required=False)
     # Shown only once a duplicate was found.
     confirm_duplicate = forms.BooleanField(label=_("确认不是同一人,仍然保存"), required=False, widget=forms.HiddenInput)
 
@@ -45,7 +47,7 @@ class PartyForm(forms.ModelForm):
         return value
 
     def clean_mobile(self) -> str:
-        value = normalize_mobile((self.cleaned_data.get("mobile") or "").translate(DIGITS).replace("\u3000", ""))
+        value = normalize_mobile("".join((self.cleaned_data.get("mobile") or "").translate(DIGITS).split()))
         if value:
             validate_mobile(value)
         return value
@@ -129,6 +131,7 @@ class CustomerForm(PartyForm):
             "hobbies": forms.CheckboxSelectMultiple,
             "lead": forms.HiddenInput,
         }
+        field_classes = {"hobbies": ModelMultipleChoiceField}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -144,7 +147,7 @@ class CustomerForm(PartyForm):
         return {"exclude_customer": self.instance.pk, "exclude_lead": lead.pk if lead else None}
 
     def clean_id_number(self) -> str:
-        value = (self.cleaned_data.get("id_number") or "").translate(DIGITS).strip().upper()
+        value = "".join((self.cleaned_data.get("id_number") or "").translate(DIGITS).split()).upper()
         if value:
             validate_id_number(value)
         return value
@@ -189,6 +192,7 @@ class HobbyForm(forms.ModelForm):
         model = Customer
         fields = ["hobbies", "hobby_note"]
         widgets = {"hobbies": forms.CheckboxSelectMultiple}
+        field_classes = {"hobbies": ModelMultipleChoiceField}
 
 
 def _parts(model: Any, fields: list[str], widgets: dict[str, Any] | None = None) -> Any:

@@ -88,7 +88,7 @@ menu.register(
         _("客户跟踪"),
         "customers:customer_list",
         permissions=("customers.view_customer",),
-        extra=("customers.change_customer", "customers.export_customer", "customers.merge_customer"),
+        extra=("customers.change_customer", "customers.export_customer"),
         icon="bi-binoculars",
         order=30,
     ),
@@ -105,3 +105,25 @@ for key, label, icon in WEEKLY:
         ),
         parent="customer_tracking",
     )
+menu.register(
+    MenuNode(
+        "lead_merge",
+        _("合并重复潜在客户"),
+        "customers:merge_lead",
+        permissions=("customers.merge_lead",),
+        icon="bi-intersect",
+        order=40,
+    ),
+    parent="leads",
+)
+menu.register(
+    MenuNode(
+        "customer_merge",
+        _("合并重复客户"),
+        "customers:merge_customer",
+        permissions=("customers.merge_customer",),
+        icon="bi-intersect",
+        order=40,
+    ),
+    parent="formal",
+)

@@ -65,6 +65,15 @@ class Party(TimeStampedModel):
     owned_since = models.DateTimeField(_("分配时间"), null=True, blank=True)
     last_followup_at = models.DateTimeField(_("最近跟踪"), null=True, blank=True)
     next_followup_on = models.DateField(_("下次跟踪"), null=True, blank=True)
+    merged_into = models.ForeignKey(
+        "self",
+        verbose_name=_("合并到"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
     import_batch = models.ForeignKey(
         "core.ImportBatch",
         verbose_name=_("导入批次"),
@@ -102,6 +111,7 @@ class LeadStatus(models.TextChoices):
     HANDED_OVER = "handed_over", _("待重新分配")
     CONVERTED = "converted", _("已转客户")
     CLOSED = "closed", _("已关闭")
+    MERGED = "merged", _("已合并")
 
 
 class LeadQuerySet(ScopedQuerySet):
@@ -137,6 +147,7 @@ class Lead(Party):
             models.Index(fields=["name_pinyin"], name="lead_pinyin_idx"),
         ]
         permissions = [
+            ("merge_lead", _("合并重复潜在客户")),
             ("register_own_lead", _("登记自己跟进的潜在客户")),
             ("review_lead", _("审核分配潜在客户")),
             ("import_lead", _("导入潜在客户")),
@@ -190,9 +201,6 @@ class Customer(Party):
         Lead, verbose_name=_("来源潜在客户"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     approved_at = models.DateTimeField(_("成为正式客户"), null=True, blank=True, editable=False)
-    merged_into = models.ForeignKey(
-        "self", verbose_name=_("合并到"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
 
     objects = CustomerQuerySet.as_manager()
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -117,3 +117,37 @@ def find_duplicates(
 
 def _owner(obj: Any) -> str:
     return obj.owner.full_name if obj.owner else ""
+
+
+def duplicate_groups(model: type[Lead] | type[Customer], limit: int = 30) -> list[list[Any]]:
+    """Records sharing a mobile number (and, for customers, an ID number): the candidates for 【合并】."""
+    merged = LeadStatus.MERGED if model is Lead else CustomerStatus.MERGED
+    live = model.objects.exclude(status=merged)
+    groups: list[list[Any]] = []
+    keys = ["mobile", "id_number"] if model is Customer else ["mobile"]
+    for key in keys:
+        values = (
+            live.exclude(**{key: ""})
+            .values(key)
+            .annotate(n=Count("id"))
+            .filter(n__gt=1)
+            .order_by(key)
+            .values_list(key, flat=True)[:limit]
+        )
+        for value in values:
+            groups.append(list(live.filter(**{key: value}).select_related("owner").order_by("pk")))
+    return groups[:limit]
+
+
+def find_record(model: type[Lead] | type[Customer], text: str) -> Any:
+    """A record by what a person has at hand: its number (#12), member card number, mobile or ID number."""
+    text = (text or "").strip().lstrip("#").upper()
+    if not text:
+        return None
+    q = Q(mobile=text)
+    if text.isdigit() and len(text) < 10:
+        q |= Q(pk=int(text))
+    if model is Customer:
+        q |= Q(card_no=text) | Q(id_number=text)
+    found = list(model.objects.filter(q).select_related("owner")[:2])
+    return found[0] if len(found) == 1 else None

@@ -264,3 +264,88 @@ def profile_parts_save(*, actor: Any, customer: Customer, formset: Any, label: s
         if before != after:
             extra[label] = [before, after]
     return customer
+
+
+# ---------------------------------------------------------------------------------------------------
+# Merging duplicates (管理员)
+# ---------------------------------------------------------------------------------------------------
+
+MERGE_FILL = {
+    "lead": ("gender", "mobile", "company", "title", "source", "note", "intent"),
+    "customer": (
+        "gender",
+        "mobile",
+        "company",
+        "title",
+        "source",
+        "note",
+        "birthday",
+        "id_number",
+        "level",
+        "industry",
+        "income_band",
+        "address",
+        "broker_name",
+        "hobby_note",
+        "preferences",
+        "taboos",
+    ),
+}
+
+
+@transaction.atomic
+def merge(*, actor: Any, keep: Party, drop: Party, request: Any = None) -> Party:
+    """Combine two records of one person: ``keep`` takes what ``drop`` has that it lacks, and every follow-up,
+    property, car, family member and anniversary of ``drop``; ``drop`` stays, marked 已合并, pointing at
+    ``keep``. Both histories record it, and the change of ``keep`` is audited field by field."""
+    kind = "lead" if isinstance(keep, Lead) else "customer"
+    if type(keep) is not type(drop):
+        raise CustomerError(_("只能合并同一类的两条记录。"))
+    if not actor.has_perm(f"customers.merge_{kind}"):
+        raise CustomerError(_("您没有合并重复记录的权限。"))
+    if keep.pk == drop.pk:
+        raise CustomerError(_("请选择两条不同的记录。"))
+    first, second = sorted((keep, drop), key=lambda o: o.pk)  # lock in one order: two merges cannot deadlock
+    locked = {o.pk: _lock(o) for o in (first, second)}
+    keep, drop = locked[keep.pk], locked[drop.pk]
+    merged = LeadStatus.MERGED if kind == "lead" else CustomerStatus.MERGED
+    for obj in (keep, drop):
+        if obj.status == merged:
+            raise CustomerError(_("「%(name)s」已经合并过,不能再合并。") % {"name": obj.name})
+    if kind == "lead" and LeadStatus.CONVERTED in (keep.status, drop.status) and keep.status != drop.status:
+        raise CustomerError(_("已转客户的潜在客户只能与同样已转客户的记录合并;请合并对应的客户。"))
+    fields = MERGE_FILL[kind]
+    with audited(actor=actor, obj=keep, fields=(*fields, "hobbies") if kind == "customer" else fields) as extra:
+        for name in fields:
+            f = keep._meta.get_field(name)
+            attname = f.attname  # type: ignore[union-attr]
+            if getattr(keep, attname) in (None, "") and getattr(drop, attname) not in (None, ""):
+                setattr(keep, attname, getattr(drop, attname))
+        keep.save()
+        subject = {kind: keep}
+        moved = {"followups": FollowUp.objects.filter(**{kind: drop}).update(**subject)}
+        Handover.objects.filter(**{kind: drop}).update(**subject)
+        if isinstance(keep, Customer) and isinstance(drop, Customer):
+            for related in ("properties", "vehicles", "family", "anniversaries"):
+                moved[related] = getattr(drop, related).update(customer=keep)
+            keep.hobbies.add(*drop.hobbies.all())
+            Lead.objects.filter(customer=drop).update(customer=keep)
+        extra["merged"] = [drop.pk, f"{drop.name} → {keep.name}", moved]
+    _refresh_followup_dates(keep)
+    type(drop)._default_manager.filter(pk=drop.pk).update(status=merged, merged_into=keep, updated_at=timezone.now())
+    _history(
+        keep, HandoverAction.MERGE, actor, reason=_("合并了「%(name)s」(#%(pk)d)") % {"name": drop.name, "pk": drop.pk}
+    )
+    _history(
+        drop,
+        HandoverAction.MERGE,
+        actor,
+        reason=_("已合并到「%(name)s」(#%(pk)d)") % {"name": keep.name, "pk": keep.pk},
+    )
+    return keep
+
+
+def _refresh_followup_dates(obj: Party) -> None:
+    latest = FollowUp.objects.filter(**_subject(obj)).order_by("-at", "-id").first()
+    if latest is not None:
+        type(obj)._default_manager.filter(pk=obj.pk).update(last_followup_at=latest.at, next_followup_on=latest.next_on)

@@ -18,6 +18,8 @@ urlpatterns = [
     path("customers/review/", views.CustomerReviewView.as_view(), name="customer_review"),
     path("customers/review/count/", views.ReviewCountView.as_view(form_type="customer"), name="customer_review_count"),
     path("customers/<int:pk>/", views.CustomerDetailView.as_view(), name="customer_detail"),
+    path("merge/lead/", views.MergeView.as_view(), {"kind": "lead"}, name="merge_lead"),
+    path("merge/customer/", views.MergeView.as_view(), {"kind": "customer"}, name="merge_customer"),
     path("import/<slug:kind>/", views.ImportView.as_view(), name="import"),
     path("import/<slug:kind>/template/", views.ImportTemplateView.as_view(), name="import_template"),
     path("import/batch/<int:pk>/problems/", views.ImportProblemsView.as_view(), name="import_problems"),

@@ -6,6 +6,7 @@ from urllib.parse import quote
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.db import models
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
@@ -691,3 +692,86 @@ def _attachment(data: bytes, filename: str) -> HttpResponse:
     response = HttpResponse(data, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
     return response
+
+
+# ---------------------------------------------------------------------------------------------------
+# 【合并】 duplicates
+# ---------------------------------------------------------------------------------------------------
+
+MERGE_KINDS: dict[str, tuple[type[Lead] | type[Customer], Any]] = {
+    "lead": (Lead, gettext_lazy("潜在客户")),
+    "customer": (Customer, gettext_lazy("客户")),
+}
+
+
+class MergeView(CrmView):
+    """Find two records of one person (the duplicates are listed), compare them, and combine them."""
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("kind") not in MERGE_KINDS:
+            raise Http404
+        self.kind = kwargs["kind"]
+        self.model, self.label = MERGE_KINDS[self.kind]
+        if request.user.is_authenticated and not request.user.has_perm(f"customers.merge_{self.kind}"):
+            raise PermissionDenied(_("您没有合并重复记录的权限。"))
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_title(self) -> Any:
+        return _("合并重复%(kind)s") % {"kind": self.label}
+
+    def get_tab_key(self) -> str:
+        return f"merge-{self.kind}"
+
+    def get(self, request: HttpRequest, kind: str) -> HttpResponse:
+        keep = selectors.find_record(self.model, request.GET.get("keep", ""))
+        drop = selectors.find_record(self.model, request.GET.get("drop", ""))
+        return self.show(keep, drop)
+
+    def post(self, request: HttpRequest, kind: str) -> HttpResponse:
+        keep = selectors.find_record(self.model, request.POST.get("keep", ""))
+        drop = selectors.find_record(self.model, request.POST.get("drop", ""))
+        if keep is None or drop is None:
+            messages.error(
+                request,
+                _("请用记录编号(如 #12)、会员卡号、手机号或身份证号指明两条记录;同一号码有多条记录时请用编号。"),
+            )
+            return self.show(keep, drop, status=422)
+        if request.POST.get("_action") != "merge":
+            return self.show(keep, drop)
+        try:
+            keep = services.merge(actor=request.user, keep=keep, drop=drop, request=request)
+        except CustomerError as exc:
+            messages.error(request, " ".join(exc.messages))
+            return self.show(keep, drop, status=409)
+        messages.success(request, _("已将「%(drop)s」合并到「%(keep)s」。") % {"drop": drop.name, "keep": keep.name})
+        response = self.show(None, None)
+        response["HX-Trigger"] = "crm:changed"
+        return response
+
+    def show(self, keep: Any, drop: Any, status: int = 200) -> HttpResponse:
+        fields = ["name", *services.MERGE_FILL[self.kind], "owner", "status", "created_at"]
+        rows = []
+        if keep is not None and drop is not None:
+            for name in fields:
+                f = cast(models.Field, self.model._meta.get_field(name))
+                rows.append((f.verbose_name, _shown(keep, f, self.request), _shown(drop, f, self.request)))
+        context = {
+            "kind": self.kind,
+            "label": self.label,
+            "keep": keep,
+            "drop": drop,
+            "rows": rows,
+            "groups": selectors.duplicate_groups(self.model),
+            "unmasked": can_see_sensitive(self.request.user),
+        }
+        return self.render_page("customers/merge.html", context, status=status)
+
+
+def _shown(obj: Any, f: Any, request: HttpRequest) -> str:
+    from crm.core.lists import display
+    from crm.core.masking import mask
+
+    value = getattr(obj, f"get_{f.name}_display")() if f.choices else getattr(obj, f.name)
+    if f.name in ("mobile", "id_number") and not can_see_sensitive(request.user):
+        return mask(f.name, value)
+    return display(value)

@@ -85,3 +85,11 @@ def change_display(value: Any) -> str:
         old, new = ("—" if v in (None, "", []) else v for v in value)
         return f"{old} → {new}"
     return str(value)
+
+
+@register.filter(name="mask")
+def mask_filter(value: Any, kind: str) -> str:
+    """``{{ c.mobile|mask:"mobile" }}``: personal data as a role without the right to see it reads it."""
+    from crm.core.masking import mask
+
+    return mask(kind, value)

@@ -36,6 +36,7 @@ def concrete(route: str, pk: int) -> str:
         route.replace("<int:pk>", str(pk))
         .replace("<slug:form_type>", "test_request")
         .replace("<slug:source>", "colleague")
+        .replace("<slug:kind>", "customer")
     )
 
 
