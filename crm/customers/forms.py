@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from crm.accounts.models import User
 from crm.core.forms import DateInput, ModelMultipleChoiceField, local_midnight
@@ -292,7 +293,9 @@ class PartyFilterForm(ListFilterForm):
 
     q = forms.CharField(label=_("姓名/拼音"), required=False, max_length=30)
     mobile = forms.CharField(label=_("手机号"), required=False, max_length=11)
-    owner = forms.ModelChoiceField(label=_("负责人"), queryset=User.objects.none(), required=False)
+    owner = forms.ModelChoiceField(
+        label=pgettext_lazy("record owner", "负责人"), queryset=User.objects.none(), required=False
+    )
     source = _dict_choice("customer_source", _("客户来源"))
     created_from = forms.DateField(label=_("登记日期从"), required=False, widget=DateInput())
     created_to = forms.DateField(label=_("至"), required=False, widget=DateInput())

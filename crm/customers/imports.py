@@ -17,6 +17,7 @@ from django.db import connection, models, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from crm.accounts.models import User
 from crm.core.audit import audit
@@ -75,15 +76,15 @@ TEXT_LIMITS = {"name": 50, "company": 100, "title": 50, "address": 200, "broker_
 @dataclass(frozen=True)
 class ImportKind:
     key: str
-    label: str
+    label: Any
     model: type[Lead] | type[Customer]
     columns: list[ImportColumn]
     permission: str
 
 
 KINDS = {
-    "lead": ImportKind("lead", "潜在客户", Lead, LEAD_COLUMNS, "customers.import_lead"),
-    "customer": ImportKind("customer", "客户", Customer, CUSTOMER_COLUMNS, "customers.import_customer"),
+    "lead": ImportKind("lead", gettext_lazy("潜在客户"), Lead, LEAD_COLUMNS, "customers.import_lead"),
+    "customer": ImportKind("customer", gettext_lazy("客户"), Customer, CUSTOMER_COLUMNS, "customers.import_customer"),
 }
 
 

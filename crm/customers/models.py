@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from crm.core.models import DictItem, TimeStampedModel
 from crm.core.scope import ScopedQuerySet
@@ -50,7 +51,7 @@ class Party(TimeStampedModel):
     note = models.TextField(_("备注"), blank=True, max_length=2000)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
-        verbose_name=_("负责人"),
+        verbose_name=pgettext_lazy("record owner", "负责人"),
         null=True,
         blank=True,
         on_delete=models.PROTECT,

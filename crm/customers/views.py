@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from crm.core.imports import ImportFileError, problems_xlsx, template_xlsx
 from crm.core.lists import Column
@@ -102,7 +102,7 @@ class LeadListView(ObjectListView):
         *PARTY_COLUMNS,
         Column("intent", gettext_lazy("意向等级"), accessor="intent.label"),
         Column("status", gettext_lazy("状态"), accessor="get_status_display"),
-        Column("owner", gettext_lazy("负责人"), accessor="owner.full_name"),
+        Column("owner", pgettext_lazy("record owner", "负责人"), accessor="owner.full_name"),
         Column("last_followup_at", gettext_lazy("最近跟踪")),
         Column("next_followup_on", gettext_lazy("下次跟踪"), accessor=next_display),
         Column("created_at", gettext_lazy("登记时间"), sort="created_at"),
@@ -135,7 +135,7 @@ class CustomerListView(ObjectListView):
         *PARTY_COLUMNS,
         Column("card_no", gettext_lazy("会员卡号")),
         Column("level", gettext_lazy("客户级别"), accessor="level.label"),
-        Column("owner", gettext_lazy("负责人"), accessor="owner.full_name"),
+        Column("owner", pgettext_lazy("record owner", "负责人"), accessor="owner.full_name"),
         Column("last_followup_at", gettext_lazy("最近跟踪")),
         Column("next_followup_on", gettext_lazy("下次跟踪"), accessor=next_display),
         Column("created_at", gettext_lazy("登记时间"), sort="created_at"),
@@ -175,7 +175,7 @@ class LeadEntryListView(ObjectListView):
     columns = [
         *PARTY_COLUMNS,
         Column("status", gettext_lazy("状态"), accessor=_lead_status),
-        Column("owner", gettext_lazy("负责人"), accessor="owner.full_name"),
+        Column("owner", pgettext_lazy("record owner", "负责人"), accessor="owner.full_name"),
         Column("created_at", gettext_lazy("登记时间"), sort="created_at"),
     ]
 
