@@ -10,8 +10,10 @@ rewrites its own section of docs/performance.md (between ``<!-- bench:audit:star
 Options: ``--db sqlite|postgresql`` (repeatable) to run one database only; ``--runs N``.
 Environment: ``BENCH_PG_URL`` (default postgres://postgres@127.0.0.1:5432/crm_bench).
 
-``make bench`` then runs the 〖待办业务〗 benchmark (``bench/todo.py``, its own section ``bench:todo``) with the
-same options; ``--bench audit`` or ``--bench todo`` runs one benchmark only.
+``make bench`` then runs the 〖待办业务〗 benchmark (``bench/todo.py``, its own section ``bench:todo``) and the
+〖客户跟踪〗 benchmark (``bench/customers.py``, section ``bench:customers``: 1,000,000 customers, 10,000,000
+follow-ups, loaded once in a few minutes) with the same options; ``--bench audit``, ``--bench todo`` or
+``--bench customers`` runs one benchmark only.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ RUNS = 15
 SQL_RUNS = 5  # requests whose queries are captured (CaptureQueriesContext), after the timed ones
 TARGET_MS = 50.0
 SECTION = "audit"
-BENCHMARKS = ["audit", "todo"]  # run in this order by ``make bench``; ``--bench NAME`` for one
+BENCHMARKS = ["audit", "todo", "customers"]  # run in this order by ``make bench``; ``--bench NAME`` for one
 PG_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/crm_bench")
 DATABASES = {
     "sqlite": f"sqlite:///{VAR / 'audit.sqlite3'}",
@@ -382,7 +384,8 @@ def _add_months(d: date, n: int) -> date:
 # ================================================================================================
 
 
-def ensure_pg_database(url: str) -> None:
+def ensure_pg_database(url: str, locale: str | None = None) -> None:
+    """Create the bench database if absent (UTF-8; with ``locale`` as its LC_COLLATE and LC_CTYPE if given)."""
     import psycopg
     from psycopg import sql
 
@@ -392,7 +395,10 @@ def ensure_pg_database(url: str) -> None:
     with psycopg.connect(maintenance, autocommit=True) as conn:
         if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is None:
             print(f"[PostgreSQL] CREATE DATABASE {name}", flush=True)
-            conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'").format(sql.Identifier(name)))
+            create = sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'").format(sql.Identifier(name))
+            if locale:
+                create += sql.SQL(" LC_COLLATE {} LC_CTYPE {}").format(sql.Literal(locale), sql.Literal(locale))
+            conn.execute(create)
 
 
 def run_worker(
@@ -600,6 +606,10 @@ def main() -> None:
         import todo  # bench/todo.py: bench/ is sys.path[0] when this file runs as a script
 
         todo.run(args.db, args.runs, args.no_doc)
+    if "customers" in benchmarks:
+        import customers  # bench/customers.py
+
+        customers.run(args.db, args.runs, args.no_doc)
 
 
 def run_audit(args: argparse.Namespace) -> None:
