@@ -60,9 +60,11 @@ def clean_header(text: Any) -> str:
 
 
 def clean_cell(value: Any) -> Any:
-    """Strings trimmed of spaces, TABs and U+3000; whole floats as integers (a mobile typed into Excel)."""
-    if isinstance(value, str):
-        return value.replace("\u3000", " ").strip().strip("\t").strip()
+    """Strings trimmed of spaces, TABs and U+3000 (all whitespace to ``str.strip``), inner U+3000 as a space;
+    whole floats as integers (a mobile typed into Excel)."""
+    if type(value) is str:
+        value = value.strip()
+        return value.replace("\u3000", " ") if "\u3000" in value else value
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
         return int(value)
     return value

@@ -35,10 +35,16 @@ def grams(name: str) -> str:
     return f" {' '.join(tokens)} " if tokens else ""
 
 
+@lru_cache(maxsize=65536)
+def _search_keys(name: str) -> tuple[str, str, str]:
+    initials, full = pinyin_keys(name)
+    return initials, full, grams(name)
+
+
 def search_keys(name: str) -> dict[str, str]:
     """The stored search columns of a name (``name_initials``, ``name_pinyin``, ``name_grams``)."""
-    initials, full = pinyin_keys(name)
-    return {"name_initials": initials, "name_pinyin": full, "name_grams": grams(name)}
+    initials, full, name_grams = _search_keys(name or "")
+    return {"name_initials": initials, "name_pinyin": full, "name_grams": name_grams}
 
 
 def name_q(term: str, prefix: str = "") -> Q:

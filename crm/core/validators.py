@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from operator import mul
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
@@ -13,8 +14,13 @@ ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_CHECK = "10X98765432"
 
 
+_ZERO = ord("0") * sum(ID_WEIGHTS)
+
+
 def id_check_digit(first17: str) -> str:
-    return ID_CHECK[sum(int(c) * w for c, w in zip(first17, ID_WEIGHTS, strict=True)) % 11]
+    """The MOD 11-2 check character of the first 17 digits (arithmetic on the code points: imports check
+    hundreds of thousands of these)."""
+    return ID_CHECK[(sum(map(mul, first17.encode(), ID_WEIGHTS)) - _ZERO) % 11]
 
 
 def normalize_mobile(value: str) -> str:
