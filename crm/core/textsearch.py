@@ -2,17 +2,22 @@
 
 - ``initials`` / ``pinyin``: "zw" and "zhangwei" find 张伟 (btree prefix search, any database).
 - ``grams``: every character and every pair of neighbouring characters of the name, space-separated and
-  framed by spaces (" 张 伟 明 张伟 伟明 "). A 1–2 character search is an exact token match: PostgreSQL
-  answers it from a GIN index over the tokens, and no trigram index can serve it. Longer searches use the
-  name itself (a trigram index on PostgreSQL).
+  framed by spaces (" 张 伟 明 张伟 伟明 "). A 1–2 character search is an exact token match (``% 伟明 %``
+  is a word of its own to PostgreSQL's trigram index, which cannot serve a 2-character LIKE on the name).
+  Longer searches use the name itself (a trigram index on PostgreSQL).
+- On SQLite, which has no index for ``LIKE '%…%'``, a model with ``search_fts = True`` keeps these tokens
+  and its mobile's 4-digit runs in an FTS5 table (customers migration 0006); searches become token lookups.
 """
 
 from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import Any
 
+from django.db import connection
 from django.db.models import Q
+from django.db.models.expressions import RawSQL
 from pypinyin import Style, lazy_pinyin
 
 _NON_WORD = re.compile(r"[\s·•.\-_]+")
@@ -47,15 +52,42 @@ def search_keys(name: str) -> dict[str, str]:
     return {"name_initials": initials, "name_pinyin": full, "name_grams": name_grams}
 
 
-def name_q(term: str, prefix: str = "") -> Q:
+def _fts_table(model: Any) -> str | None:
+    """The FTS5 token index of ``model`` on SQLite (a model opts in with ``search_fts = True`` and a
+    migration creating ``<table>_fts``); ``None`` elsewhere: PostgreSQL's trigram indexes serve LIKE."""
+    if model is None or not getattr(model, "search_fts", False) or connection.vendor != "sqlite":
+        return None
+    return f"{model._meta.db_table}_fts"
+
+
+def _tokens_q(table: str, tokens: list[str]) -> Q:
+    expression = " AND ".join(f'"{t}"' for t in dict.fromkeys(tokens))
+    sql = f"SELECT rowid FROM {table} WHERE {table} MATCH %s"  # noqa: S608
+    return Q(pk__in=RawSQL(sql, (expression,)))  # noqa: S611 - the table is ours, the terms are bound
+
+
+def name_q(term: str, model: Any = None) -> Q:
     """Records whose name matches ``term``: letters match the pinyin (initials or full) from the start,
     1–2 characters match a stored gram, longer text matches anywhere in the name."""
-    term = _NON_WORD.sub("", term or "")
+    typed = (term or "").replace('"', "").strip()
+    term = _NON_WORD.sub("", typed)
     if not term:
         return Q()
     if term.isascii() and term.isalpha():
         t = term.lower()
-        return Q(**{f"{prefix}name_initials__startswith": t}) | Q(**{f"{prefix}name_pinyin__startswith": t})
+        return Q(name_initials__startswith=t) | Q(name_pinyin__startswith=t)
+    table = _fts_table(model) if term.isalnum() else None
     if len(term) <= 2:
-        return Q(**{f"{prefix}name_grams__contains": f" {term} "})
-    return Q(**{f"{prefix}name__contains": term})
+        return _tokens_q(table, [term]) if table else Q(name_grams__contains=f" {term} ")
+    if table:  # every pair of the term is a token of the name; LIKE then checks the order on the few found
+        return _tokens_q(table, [term[i : i + 2] for i in range(len(term) - 1)]) & Q(name__contains=typed)
+    return Q(name__contains=typed)
+
+
+def digits_q(digits: str, model: Any = None, field: str = "mobile") -> Q:
+    """Records whose mobile holds ``digits`` (4 or more) anywhere."""
+    table = _fts_table(model) if field == "mobile" and digits.isdigit() and len(digits) >= 4 else None
+    if table is None:
+        return Q(**{f"{field}__contains": digits})
+    q = _tokens_q(table, [digits[:4], digits[-4:]])
+    return q & Q(**{f"{field}__contains": digits}) if len(digits) > 4 else q

@@ -14,7 +14,7 @@ from crm.accounts.models import User
 from crm.core.forms import DateInput, ModelMultipleChoiceField, local_midnight
 from crm.core.lists import ListFilterForm
 from crm.core.models import DictItem
-from crm.core.textsearch import name_q
+from crm.core.textsearch import digits_q, name_q
 from crm.core.validators import normalize_mobile, validate_id_number, validate_mobile
 
 from .models import Anniversary, Customer, FamilyMember, FollowUp, Lead, LeadStatus, Property, Vehicle
@@ -315,10 +315,10 @@ class PartyFilterForm(ListFilterForm):
         return value
 
     def filter_q(self, qs: QuerySet, value: str) -> QuerySet:
-        return qs.filter(name_q(value))
+        return qs.filter(name_q(value, qs.model))
 
     def filter_mobile(self, qs: QuerySet, value: str) -> QuerySet:
-        return qs.filter(mobile__contains=value)
+        return qs.filter(digits_q(value, qs.model))
 
     def filter_created_from(self, qs: QuerySet, value: date) -> QuerySet:
         return qs.filter(created_at__gte=local_midnight(value))

@@ -335,6 +335,9 @@ def commit(*, actor: Any, batch: ImportBatch, request: Any = None) -> ImportBatc
             raise ImportRefused(exc.messages) from None
         checked = Checker(kind, actor).check(table)
         n = _write(kind, batch, actor, checked.good)
+        if connection.vendor == "sqlite" and n >= 1000:  # fresh statistics for the planner (see crm.core.apps)
+            with connection.cursor() as cursor:
+                cursor.execute(f"ANALYZE {connection.ops.quote_name(kind.model._meta.db_table)}")
         batch.status, batch.committed_at = ImportStatus.COMMITTED, timezone.now()
         batch.total, batch.imported, batch.skipped = len(table.rows), n, len(checked.problems)
         batch.problems, batch.data = checked.problems, None

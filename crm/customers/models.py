@@ -105,6 +105,7 @@ class Party(TimeStampedModel):
 
     scope_owner_fields = ("owner",)
     scope_department_field = "department"
+    search_fts = True  # SQLite keeps the search tokens in <table>_fts (migration 0006)
 
     class Meta:
         abstract = True
