@@ -350,3 +350,25 @@ def test_search_follows_every_write(people: dict[str, Any]) -> None:
     # terms the index cannot hold as one token still answer, by LIKE
     customer_of(zhang, name="阿卜杜·热合曼", mobile="13600000009")
     assert found(q="阿卜杜·热合曼") == {"阿卜杜·热合曼"} and found(q="热合曼") == {"阿卜杜·热合曼"}
+
+
+def test_sqlite_search_structures_come_back_after_a_table_rebuild(people: dict[str, Any]) -> None:
+    """Django rebuilds a SQLite table to alter a column, dropping what it did not create; after migrate they
+    are reinstalled and the token index refilled from the table."""
+    from django.db import connection
+
+    from crm.customers import sqlite_search
+
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite only")
+    customer_of(people["张伟"], name="张伟明", mobile="13912345678")
+    with connection.cursor() as c:
+        c.execute("DROP TRIGGER customers_customer_fts_ai")
+        c.execute("DROP INDEX cust_initials_nocase")
+        c.execute("INSERT INTO customers_customer_fts(customers_customer_fts) VALUES ('delete-all')")
+    assert sqlite_search.install(connection) == ["customers_customer"]
+    with connection.cursor() as c:
+        names = {n for (n,) in c.execute("SELECT name FROM sqlite_master").fetchall()}
+    assert {"customers_customer_fts_ai", "cust_initials_nocase"} <= names
+    assert {x.name for x in PartyFilterForm({"q": "伟明"}).filter(Customer.objects.all())} == {"张伟明"}
+    assert sqlite_search.install(connection) == []  # nothing missing: nothing done
