@@ -68,7 +68,8 @@ def install(connection: Any) -> list[str]:
             c.execute(f"INSERT INTO {fts}({fts}) VALUES ('delete-all')")
             c.execute(f"INSERT INTO {fts}(rowid, tokens) SELECT id, {tokens(t)} FROM {t}")
             changed.append(t)
-        for t in dict.fromkeys(changed):
+        changed = list(dict.fromkeys(changed))
+        for t in changed:
             c.execute(f"ANALYZE {t}")
     return changed
 
