@@ -12,8 +12,10 @@ Environment: ``BENCH_PG_URL`` (default postgres://postgres@127.0.0.1:5432/crm_be
 
 ``make bench`` then runs the 〖待办业务〗 benchmark (``bench/todo.py``, its own section ``bench:todo``) and the
 〖客户跟踪〗 benchmark (``bench/customers.py``, section ``bench:customers``: 1,000,000 customers, 10,000,000
-follow-ups, loaded once in a few minutes) with the same options; ``--bench audit``, ``--bench todo`` or
-``--bench customers`` runs one benchmark only.
+follow-ups, loaded once in a few minutes) and the 【导入】 benchmark (``bench/imports.py``, section
+``bench:imports``: 100,000 customers from an .xlsx, our import against django-import-export, in freshly
+recreated databases) with the same options (``--runs`` there counts repetitions of the import, default 5);
+``--bench audit``, ``--bench todo``, ``--bench customers`` or ``--bench imports`` runs one benchmark only.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ RUNS = 15
 SQL_RUNS = 5  # requests whose queries are captured (CaptureQueriesContext), after the timed ones
 TARGET_MS = 50.0
 SECTION = "audit"
-BENCHMARKS = ["audit", "todo", "customers"]  # run in this order by ``make bench``; ``--bench NAME`` for one
+BENCHMARKS = ["audit", "todo", "customers", "imports"]  # run in this order by ``make bench``; ``--bench NAME`` for one
 PG_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/crm_bench")
 DATABASES = {
     "sqlite": f"sqlite:///{VAR / 'audit.sqlite3'}",
@@ -610,6 +612,10 @@ def main() -> None:
         import customers  # bench/customers.py
 
         customers.run(args.db, args.runs, args.no_doc)
+    if "imports" in benchmarks:
+        import imports  # bench/imports.py
+
+        imports.run(args.db, None if args.runs == RUNS else args.runs, args.no_doc)
 
 
 def run_audit(args: argparse.Namespace) -> None:

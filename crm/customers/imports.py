@@ -248,12 +248,16 @@ def _column(kind: ImportKind, key: str) -> str:
 
 
 def _people() -> dict[str, list[User]]:
+    """Active people by login name and by full name. A login name is exact: 「张伟」 is the one who logs in
+    as 张伟, even when a namesake's full name is 张伟 too (the login page reads it the same way)."""
+    users = list(User.objects.filter(is_active=True).only("id", "username", "full_name", "department_id"))
     out: dict[str, list[User]] = {}
-    for u in User.objects.filter(is_active=True).only("id", "username", "full_name", "department_id"):
-        out.setdefault(u.username, []).append(u)
+    for u in users:
         if u.full_name != u.username:
             out.setdefault(u.full_name, []).append(u)
-    return {k: list({u.pk: u for u in v}.values()) for k, v in out.items()}
+    for u in users:
+        out[u.username] = [u]
+    return out
 
 
 def _matching(qs: models.QuerySet, column: str, values: list[str]) -> Iterator[models.QuerySet]:

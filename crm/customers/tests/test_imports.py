@@ -98,6 +98,16 @@ def test_an_xlsx_with_titles_is_checked_row_by_row_then_committed_and_undone(peo
     assert ImportBatch.objects.get(pk=batch.pk).status == ImportStatus.UNDONE
 
 
+def test_an_owner_is_named_by_login_name_or_by_an_unambiguous_full_name(people: dict[str, Any]) -> None:
+    rows = [["姓名", "手机号", "负责人"], ["甲", "13800000041", "张伟"], ["乙", "13800000042", "张伟(销售二组)"]]
+    rows += [["丙", "13800000043", "刘洋"], ["丁", "13800000044", "无此人"]]
+    batch = imports.preview(actor=people["王建国"], kind=imports.KINDS["lead"], data=xlsx(rows), filename="o.xlsx")
+    assert batch.imported == 3 and "不是在职员工" in batch.problems[0]["problems"][0]
+    imports.commit(actor=people["王建国"], batch=batch)
+    owners = dict(Lead.objects.values_list("name", "owner__username"))
+    assert owners == {"甲": "张伟", "乙": "张伟(销售二组)", "丙": "刘洋"}
+
+
 def test_undo_is_refused_once_an_imported_record_was_followed_up(people: dict[str, Any]) -> None:
     zhang = people["张伟"]
     data = xlsx([["姓名", "手机号"], ["冯一", "13800000011"], ["冯二", "13800000012"]])
