@@ -476,18 +476,37 @@ def _write(kind: ImportKind, batch: ImportBatch, actor: Any, rows: list[tuple[in
                     copy.write_row(values)
                     n += 1
         return n
-    objs = (model(**{k: v for k, v in record.items() if k in set(names)}) for record in records)
+    # Elsewhere (SQLite): one executemany of plain tuples, the values adapted as Django would adapt them.
+    # Building model instances for bulk_create cost four times the writing itself (30 s for 100,000 rows).
+    adapt = [_adapter(f) for f in fields]
+    placeholders = ", ".join(["%s"] * len(fields))
+    columns = ", ".join(connection.ops.quote_name(str(f.column)) for f in fields)
+    sql = f"INSERT INTO {connection.ops.quote_name(model._meta.db_table)} ({columns}) VALUES ({placeholders})"  # noqa: S608
+    position = {name: i for i, name in enumerate(names)}
     n = 0
-    chunk: list[models.Model] = []
-    for obj in objs:
-        chunk.append(obj)
-        if len(chunk) == 1000:
-            model.objects.bulk_create(chunk)  # type: ignore[arg-type]
-            n, chunk = n + len(chunk), []
-    if chunk:
-        model.objects.bulk_create(chunk)  # type: ignore[arg-type]
-        n += len(chunk)
+    with connection.cursor() as cursor:
+        chunk: list[list[Any]] = []
+        for record in records:
+            values = template.copy()
+            for key, value in record.items():
+                i = position.get(key)
+                if i is not None:
+                    values[i] = value
+            chunk.append([a(v) if a is not None and v is not None else v for a, v in zip(adapt, values, strict=True)])
+            if len(chunk) == 2000:
+                cursor.executemany(sql, chunk)
+                n, chunk = n + len(chunk), []
+        if chunk:
+            cursor.executemany(sql, chunk)
+            n += len(chunk)
     return n
+
+
+def _adapter(f: models.Field) -> Any:
+    """How a value of ``f`` goes to the database when not through the ORM (dates and times, decimals)."""
+    if isinstance(f, models.DateTimeField | models.DateField | models.DecimalField | models.TimeField):
+        return lambda value: f.get_db_prep_save(value, connection)
+    return None
 
 
 def _default(f: models.Field) -> Any:

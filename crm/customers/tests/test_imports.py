@@ -11,6 +11,7 @@ import pytest
 import xlsxwriter
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import timezone
 
 from crm.core.imports import ImportFileError, read_table
 from crm.core.models import ImportBatch, ImportStatus
@@ -117,8 +118,11 @@ def test_undo_is_refused_once_an_imported_record_was_followed_up(people: dict[st
     )
     lead = Lead.objects.get(name="冯一")
     assert (lead.owner, lead.status) == (zhang, LeadStatus.FOLLOWING)
-    from django.utils import timezone
+    # the instants written outside the ORM read back as this moment (they put the lead under 本周新增客户)
+    assert lead.owned_since is not None and abs((timezone.now() - lead.owned_since).total_seconds()) < 60
+    from crm.customers.selectors import week_filter
 
+    assert set(week_filter(Lead.objects.all(), "new").values_list("name", flat=True)) == {"冯一", "冯二"}
     FollowUp.objects.create(lead=lead, at=timezone.now(), content="电话", author=zhang)
     with pytest.raises(imports.ImportRefused, match="不能整批撤销"):
         imports.undo(actor=zhang, batch=batch)
