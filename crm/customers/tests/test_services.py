@@ -372,3 +372,28 @@ def test_sqlite_search_structures_come_back_after_a_table_rebuild(people: dict[s
     assert {"customers_customer_fts_ai", "cust_initials_nocase"} <= names
     assert {x.name for x in PartyFilterForm({"q": "伟明"}).filter(Customer.objects.all())} == {"张伟明"}
     assert sqlite_search.install(connection) == []  # nothing missing: nothing done
+
+
+@pytest.mark.parametrize(
+    "url_name",
+    ["customers:lead_list", "customers:lead_entry", "customers:customer_list", "customers:customer_entry"],
+)
+def test_list_queries_do_not_grow_with_rows(url_name: str, client_for: Any, people: dict[str, Any]) -> None:
+    """No query per row: a page of 3 records costs what a page of 20 does."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    zhang = people["张伟"]
+    c = client_for("张伟")
+    c.get(reverse(url_name), {"_uid": "t"})  # the first request also loads the session's user and permissions
+    counts = []
+    for n in (3, 20):
+        for i in range(n - Lead.objects.count()):
+            k = Lead.objects.count() + i
+            lead_of(zhang, name=f"客户{k}", mobile=f"1380000{k:04d}", source=item("customer_source", "转介绍"))
+            customer_of(zhang, name=f"客户{k}", mobile=f"1370000{k:04d}", level=item("customer_level", "A(重点客户)"))
+        with CaptureQueriesContext(connection) as ctx:
+            r = c.get(reverse(url_name), {"_uid": "t"})
+        assert r.status_code == 200 and len(r.context["rows"]) == n
+        counts.append(len(ctx.captured_queries))
+    assert counts[0] == counts[1], counts
