@@ -466,6 +466,7 @@ def diagnose(db: str, actor: Any, path: Path, rows: int) -> dict[str, Any]:
 
     variants = ["as_is", "no_gin" if pg else "no_triggers", "no_indexes"]
     results: dict[str, Any] = {}
+    rows_text, batch_id = b"", 0  # PostgreSQL: the rows the as_is commit wrote (COPY text), for the server floor
     for variant in variants:
         empty_customers()
         batch = imports.preview(actor=actor, kind=kind, data=data, filename=path.name)
@@ -485,6 +486,10 @@ def diagnose(db: str, actor: Any, path: Path, rows: int) -> dict[str, Any]:
                 with connection.cursor() as cur:
                     cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
                 fk = time.perf_counter() - t1
+                if variant == "as_is":
+                    batch_id = batch.pk
+                    with connection.cursor() as cur, cur.cursor.copy("COPY customers_customer TO STDOUT") as copy:
+                        rows_text = b"".join(bytes(chunk) for chunk in copy)
             assert Customer.objects.count() == rows
             transaction.set_rollback(True)
         results[variant] = {
@@ -495,8 +500,48 @@ def diagnose(db: str, actor: Any, path: Path, rows: int) -> dict[str, Any]:
             "fk_checks_s": round(fk, 3) if fk is not None else None,
         }
         log(db, f"imports: diagnosis {variant:11} {results[variant]}")
+    if pg:
+        results["server_floor"] = server_floor(actor, rows, rows_text, batch_id)
+        log(db, f"imports: diagnosis server_floor {results['server_floor']}")
     empty_customers()
     return results
+
+
+def server_floor(actor: Any, rows: int, rows_text: bytes, batch_id: int) -> dict[str, Any]:
+    """PostgreSQL's own share of an import, with no Python at all: the rows exactly as the import wrote them
+    (COPY text, every column, ids included) sent again by one ``COPY … FROM STDIN`` into the emptied table with
+    all its indexes, then the deferred foreign-key checks; rolled back. No import of these rows, however fast
+    its reading and checking, can take less than this on this schema (median of three)."""
+    from django.db import connection, transaction
+
+    from crm.core.models import ImportBatch
+    from crm.customers.models import Customer
+
+    copies, checks = [], []
+    for _ in range(3):
+        empty_customers()
+        gc.collect()
+        with transaction.atomic():
+            ImportBatch.objects.create(id=batch_id, kind="customer", filename="floor", created_by=actor)
+            with connection.cursor() as cur:
+                t0 = time.perf_counter()
+                with cur.cursor.copy("COPY customers_customer FROM STDIN") as copy:
+                    for i in range(0, len(rows_text), 1 << 20):
+                        copy.write(rows_text[i : i + (1 << 20)])
+                t1 = time.perf_counter()
+                cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
+                t2 = time.perf_counter()
+            assert Customer.objects.count() == rows
+            transaction.set_rollback(True)
+        copies.append(t1 - t0)
+        checks.append(t2 - t1)
+    copy_s, fk_s = statistics.median(copies), statistics.median(checks)
+    return {
+        "copy_s": round(copy_s, 3),
+        "fk_checks_s": round(fk_s, 3),
+        "total_s": round(copy_s + fk_s, 3),
+        "rows_per_s": round(rows / (copy_s + fk_s)),
+    }
 
 
 # -- django-import-export ------------------------------------------------------------------------
@@ -945,6 +990,13 @@ def render_diagnosis(results: dict[str, dict[str, Any]]) -> list[str]:
             f"二级索引约 {d['no_triggers']['write_s'] - d['no_indexes']['write_s']:.1f} s,"
             f"没有索引和触发器时写入仍要 {d['no_indexes']['write_s']:.1f} s"
             "(每行 `Customer(**…)` 与 `bulk_create` 的 SQL 编译)。"
+        )
+    floor = pg.get("diagnosis", {}).get("server_floor")
+    if floor:
+        notes.append(
+            f"PostgreSQL 自身的下限(不含任何 Python 工作):把原样导入写下的 {ROWS:,} 行(COPY 文本)再用一条 COPY 写入"
+            f"带全部索引的空表 {floor['copy_s']:.1f} s,加上外键检查 {floor['fk_checks_s']:.1f} s,"
+            f"共 {floor['total_s']:.1f} s,即最多 {floor['rows_per_s']:,} 行/秒(三次的中位数)。"
         )
     if notes:
         lines += ["", *(f"- {n}" for n in notes)]

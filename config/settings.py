@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "crm.accounts",
     "crm.workflow",
     "crm.customers",
+    "crm.loyalty",
 ]
 if TESTING:
     INSTALLED_APPS.append("crm.workflow.testing")

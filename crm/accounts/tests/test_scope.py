@@ -58,15 +58,26 @@ def oracle_reaches(user: User, *, owner_ids: set[int], department_id: int | None
     return False
 
 
+def _follow(obj: Any, path: str) -> Any:
+    """The id a scope field names: ``owner`` is ``obj.owner_id``; a path through relations such as
+    ``customer__owner`` (a consumption reached through its customer) is ``obj.customer.owner_id``."""
+    *through, last = path.split("__")
+    for name in through:
+        obj = getattr(obj, name, None)
+        if obj is None:
+            return None
+    return obj.pk if last in ("id", "pk") else getattr(obj, f"{last}_id", None)
+
+
 def record_reach(obj: Any) -> tuple[set[int], int | None]:
     """(owner ids, department id) of a record, as its model declares them for the scope."""
     owners = set()
     for name in getattr(type(obj), "scope_owner_fields", ()):
-        value = obj.pk if name in ("id", "pk") else getattr(obj, f"{name}_id", None)
+        value = _follow(obj, name)
         if value is not None:
             owners.add(value)
     dept_field = getattr(type(obj), "scope_department_field", None)
-    return owners, getattr(obj, f"{dept_field}_id", None) if dept_field else None
+    return owners, _follow(obj, dept_field) if dept_field else None
 
 
 # ---------------------------------------------------------------------------------------------------
