@@ -242,6 +242,8 @@ CRM_IMPORT_MAX_UNPACKED_BYTES = 400_000_000
 CRM_IMPORT_MAX_ROWS = env_int("CRM_IMPORT_MAX_ROWS", 200_000)
 # Member card numbers: {year} is the year of approval, {seq} a sequence that never repeats.
 CRM_CARD_NUMBER_PATTERN = env("CRM_CARD_NUMBER_PATTERN", "JSH{year}{seq:06d}")
+# The integration API: how long a write's Idempotency-Key is remembered (at least 24 hours).
+CRM_API_IDEMPOTENCY_HOURS = max(24, env_int("CRM_API_IDEMPOTENCY_HOURS", 48))
 # A follow-up may not be dated in the future; this much clock difference between PCs is tolerated.
 CRM_FOLLOWUP_CLOCK_SKEW = timedelta(minutes=5)
 

@@ -7,6 +7,8 @@ from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path
 from django.views.generic import RedirectView
 
+from crm.core.api import autodiscover
+
 
 def build(prefix: str) -> list[URLPattern | URLResolver]:
     app: list[URLPattern | URLResolver] = [
@@ -17,9 +19,11 @@ def build(prefix: str) -> list[URLPattern | URLResolver]:
         path("django-admin/", admin.site.urls),
         path("i18n/", include("django.conf.urls.i18n")),
     ]
+    api = path("api/v1/", autodiscover().urls)  # the integration API stays at /api/v1/ whatever the prefix
     if not prefix:
-        return app
+        return [api, *app]
     return [
+        api,
         path(prefix, include(app)),
         path("", RedirectView.as_view(url=f"/{prefix}", permanent=False)),
     ]

@@ -92,7 +92,11 @@ def audit(
     actor_obj = actor if getattr(actor, "is_authenticated", False) else None
     return AuditLog.objects.create(
         actor=actor_obj,
-        actor_name=(getattr(actor_obj, "full_name", "") or getattr(actor_obj, "username", ""))[:64],
+        actor_name=(
+            getattr(actor_obj, "full_name", "")
+            or getattr(actor_obj, "username", "")
+            or getattr(actor, "audit_name", "")  # an API client
+        )[:64],
         action=action,
         content_type=ContentType.objects.get_for_model(obj) if obj is not None else None,
         object_id=str(obj.pk) if obj is not None and obj.pk is not None else "",

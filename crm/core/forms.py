@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .lists import ListFilterForm
-from .models import AuditAction, DictItem, DictType
+from .models import ApiClient, AuditAction, DictItem, DictType
 
 BIGINT = 2**63
 
@@ -101,3 +101,34 @@ DictItemFormSet = forms.inlineformset_factory(
     absolute_max=200,
     validate_max=True,
 )
+
+
+class ApiClientForm(forms.ModelForm):
+    """A client's name, the operations it may use (from the API's registry), enabled, note."""
+
+    operations = forms.MultipleChoiceField(
+        label=_("允许的操作"), choices=(), required=False, widget=forms.CheckboxSelectMultiple
+    )
+
+    class Meta:
+        model = ApiClient
+        fields = ["name", "operations", "is_active", "note"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from .api import OPERATIONS
+
+        super().__init__(*args, **kwargs)
+        field = self.fields["operations"]
+        assert isinstance(field, forms.MultipleChoiceField)
+        field.choices = [(code, label) for code, label in OPERATIONS.items()]
+
+    def clean_name(self) -> str:
+        name = " ".join((self.cleaned_data.get("name") or "").split())
+        if not name:
+            raise forms.ValidationError(_("请填写接口客户端的名称。"))
+        return name
+
+
+class ApiClientFilterForm(ListFilterForm):
+    name = forms.CharField(label=_("名称"), required=False, max_length=50)
+    lookups = {"name": "name__contains"}

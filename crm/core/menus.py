@@ -28,3 +28,15 @@ menu.register(
     ),
     parent="system",
 )
+menu.register(
+    MenuNode(
+        "api_clients",
+        _("接口客户端"),
+        "core:api_client_list",
+        permissions=("core.view_apiclient",),
+        extra=("core.change_apiclient", "core.add_apiclient"),
+        icon="bi-plug",
+        order=70,
+    ),
+    parent="system",
+)

@@ -144,3 +144,63 @@ class ImportBatch(models.Model):
 
     def __str__(self) -> str:
         return f"{self.filename} ({self.get_status_display()})"
+
+
+class ApiClient(models.Model):
+    """A system that calls the API (the club's POS): its key, stored hashed, and the operations it may use.
+
+    The key is shown once, when it is made; only its first characters (to find the client) and its SHA-256
+    are kept. A key is 256 random bits, so a fast hash is safe, and every request can afford it."""
+
+    name = models.CharField(_("名称"), max_length=100, unique=True)
+    key_prefix = models.CharField(_("密钥前缀"), max_length=16, unique=True, editable=False)
+    key_hash = models.CharField(max_length=64, editable=False)
+    key_created_at = models.DateTimeField(_("密钥生成时间"), null=True, editable=False)
+    operations = models.JSONField(_("允许的操作"), default=list, blank=True)
+    is_active = models.BooleanField(_("启用"), default=True)
+    note = models.CharField(_("说明"), max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("创建人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("接口客户端")
+        verbose_name_plural = _("接口客户端")
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def audit_name(self) -> str:
+        return f"{_('接口')}:{self.name}"[:64]
+
+
+class IdempotencyState(models.TextChoices):
+    IN_FLIGHT = "in_flight", _("处理中")
+    DONE = "done", _("已完成")
+
+
+class IdempotencyKey(models.Model):
+    """One write request of an API client, by its ``Idempotency-Key``: the request's fingerprint and, once
+    answered, the answer, which a retry with the same key and body receives again."""
+
+    client = models.ForeignKey(ApiClient, on_delete=models.CASCADE, related_name="+", db_index=False)
+    key = models.CharField(max_length=128)
+    request_hash = models.CharField(max_length=64)
+    state = models.CharField(max_length=10, choices=IdempotencyState.choices, default=IdempotencyState.IN_FLIGHT)
+    status_code = models.PositiveSmallIntegerField(null=True)
+    response = models.JSONField(null=True)
+    created_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["client", "key"], name="idempotency_client_key_uniq")]
+        indexes = [models.Index(fields=["created_at"], name="idempotency_created_idx")]
+
+    def __str__(self) -> str:
+        return self.key

@@ -1,14 +1,15 @@
-"""Writes of the core app: dictionaries."""
+"""Writes of the core app: dictionaries, API clients."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .audit import audited
-from .models import DictType
+from .audit import audit, audited
+from .models import ApiClient, AuditAction, DictType
 
 DICT_FIELDS = ("code", "name", "description")
 
@@ -30,3 +31,77 @@ def dict_type_save(*, actor: Any, form: Any, items: Any, request: Any = None) ->
 def _item_labels(dict_type: DictType) -> list[str]:
     disabled = _("(停用)")
     return [f"{i.code}:{i.label}{'' if i.is_active else disabled}" for i in dict_type.items.order_by("sort", "id")]
+
+
+# ---------------------------------------------------------------------------------------------------
+# API clients (系统管理 › 接口客户端)
+# ---------------------------------------------------------------------------------------------------
+
+API_CLIENT_FIELDS = ("name", "operations", "is_active", "note")
+
+
+class ApiClientRefused(ValueError):
+    pass
+
+
+def _check_operations(operations: list[str]) -> list[str]:
+    from .api import OPERATIONS
+
+    unknown = [op for op in operations if op not in OPERATIONS]
+    if unknown:
+        raise ApiClientRefused(_("未知的接口操作:%(ops)s。") % {"ops": "、".join(unknown)})
+    return sorted(set(operations))
+
+
+@transaction.atomic
+def api_client_create(
+    *, actor: Any, name: str, operations: list[str], note: str = "", request: Any = None
+) -> tuple[ApiClient, str]:
+    """A new client and its key. The key is returned once, here, and never stored."""
+    from .api import new_key
+
+    name = " ".join((name or "").split())
+    if not name:
+        raise ApiClientRefused(_("请填写接口客户端的名称。"))
+    if ApiClient.objects.filter(name=name).exists():
+        raise ApiClientRefused(_("已有名为「%(name)s」的接口客户端。") % {"name": name})
+    key, prefix, digest = new_key()
+    client = ApiClient(
+        name=name[:100],
+        operations=_check_operations(operations),
+        note=(note or "")[:200],
+        key_prefix=prefix,
+        key_hash=digest,
+        key_created_at=timezone.now(),
+        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+    )
+    with audited(actor=actor, obj=client, fields=API_CLIENT_FIELDS, request=request):
+        client.save()
+    return client, key
+
+
+@transaction.atomic
+def api_client_save(*, actor: Any, form: Any, request: Any = None) -> ApiClient:
+    """Save a client's name, operations, enabled flag and note (a bound, valid ModelForm)."""
+    _check_operations(form.cleaned_data.get("operations") or [])
+    with audited(actor=actor, obj=form.instance, fields=API_CLIENT_FIELDS, request=request):
+        client: ApiClient = form.save()
+    return client
+
+
+@transaction.atomic
+def api_client_new_key(*, actor: Any, client: ApiClient, request: Any = None) -> str:
+    """Replace a client's key: the old one stops working at once. Returns the new key, shown once."""
+    from .api import new_key
+
+    key, prefix, digest = new_key()
+    ApiClient.objects.filter(pk=client.pk).update(key_prefix=prefix, key_hash=digest, key_created_at=timezone.now())
+    client.refresh_from_db()
+    audit(
+        actor=actor,
+        action=AuditAction.UPDATE,
+        obj=client,
+        changes={"key": [_("旧密钥"), _("新密钥")]},
+        request=request,
+    )
+    return key

@@ -11,4 +11,7 @@ urlpatterns = [
     path("system/dictionaries/", views.DictListView.as_view(), name="dict_list"),
     path("system/dictionaries/new/", views.DictEditView.as_view(), name="dict_create"),
     path("system/dictionaries/<int:pk>/", views.DictEditView.as_view(), name="dict_edit"),
+    path("system/api-clients/", views.ApiClientListView.as_view(), name="api_client_list"),
+    path("system/api-clients/new/", views.ApiClientEditView.as_view(), name="api_client_create"),
+    path("system/api-clients/<int:pk>/", views.ApiClientEditView.as_view(), name="api_client_edit"),
 ]

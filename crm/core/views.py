@@ -10,11 +10,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from . import services
-from .forms import AuditFilterForm, DictFilterForm, DictItemFormSet, DictTypeForm
+from .forms import ApiClientFilterForm, ApiClientForm, AuditFilterForm, DictFilterForm, DictItemFormSet, DictTypeForm
 from .home import home_panels
 from .lists import Column
 from .menu import menu
-from .models import AuditLog, DictType
+from .models import ApiClient, AuditLog, DictType
 from .views_base import Button, CrmView, ObjectListView, is_htmx
 
 
@@ -140,6 +140,101 @@ class DictEditView(CrmView):
         if obj.pk:
             self.title = obj.name
         return self.render_page("core/dict_form.html", context, status=status)
+
+
+class ApiClientListView(ObjectListView):
+    title = gettext_lazy("接口客户端")
+    tab_key = "api-clients"
+    permission = "core.view_apiclient"
+    model = ApiClient
+    filter_form_class = ApiClientFilterForm
+    default_sort = "name"
+    detail_url_name = "core:api_client_edit"
+    toolbar = [
+        Button(
+            gettext_lazy("新增"),
+            "core:api_client_create",
+            "core.add_apiclient",
+            "bi-plus-lg",
+            gettext_lazy("新增接口客户端"),
+        )
+    ]
+    columns = [
+        Column("name", gettext_lazy("名称"), sort="name", link=True),
+        Column("is_active", gettext_lazy("启用")),
+        Column("operations", gettext_lazy("允许的操作"), accessor=lambda c: _operation_labels(c.operations)),
+        Column("key_prefix", gettext_lazy("密钥前缀"), accessor=lambda c: f"jsh_{c.key_prefix}_…"),
+        Column("key_created_at", gettext_lazy("密钥生成时间")),
+        Column("note", gettext_lazy("说明")),
+    ]
+
+
+def _operation_labels(codes: list[str]) -> str:
+    from .api import OPERATIONS
+
+    return "、".join(str(OPERATIONS.get(code, code)) for code in codes or [])
+
+
+class ApiClientEditView(CrmView):
+    """A client's page: name, operations, enabled, note; 【生成新密钥】. A new key is shown on this page once."""
+
+    permission = "core.view_apiclient"
+    title = gettext_lazy("接口客户端")
+
+    def get_tab_key(self) -> str:
+        pk = self.kwargs.get("pk")
+        return f"api-client-{pk}" if pk else "api-client-new"
+
+    def get_object(self) -> ApiClient:
+        pk = self.kwargs.get("pk")
+        return get_object_or_404(ApiClient, pk=pk) if pk else ApiClient(is_active=True)
+
+    def get(self, request: HttpRequest, pk: int | None = None) -> HttpResponse:
+        return self.show(ApiClientForm(instance=self.get_object()))
+
+    def post(self, request: HttpRequest, pk: int | None = None) -> HttpResponse:
+        obj = self.get_object()
+        needed = "core.change_apiclient" if obj.pk else "core.add_apiclient"
+        if not request.user.has_perm(needed):
+            messages.error(request, _("您没有管理接口客户端的权限。"))
+            return self.show(ApiClientForm(instance=obj), status=403)
+        if obj.pk and request.POST.get("action") == "new_key":
+            key = services.api_client_new_key(actor=request.user, client=obj, request=request)
+            messages.warning(request, _("已生成新密钥,旧密钥立即失效。"))
+            return self.show(ApiClientForm(instance=obj), key=key)
+        form = ApiClientForm(request.POST, instance=obj)
+        if not form.is_valid():
+            return self.show(form, status=422)
+        if obj.pk:
+            saved = services.api_client_save(actor=request.user, form=form, request=request)
+            messages.success(request, _("接口客户端「%(name)s」已保存。") % {"name": saved.name})
+            return self.show(ApiClientForm(instance=saved))
+        try:
+            saved, key = services.api_client_create(
+                actor=request.user,
+                name=form.cleaned_data["name"],
+                operations=form.cleaned_data["operations"],
+                note=form.cleaned_data.get("note") or "",
+                request=request,
+            )
+        except services.ApiClientRefused as exc:
+            form.add_error(None, str(exc))
+            return self.show(form, status=422)
+        messages.success(request, _("接口客户端「%(name)s」已创建。") % {"name": saved.name})
+        self.kwargs["pk"] = saved.pk
+        return self.show(ApiClientForm(instance=saved), key=key)
+
+    def show(self, form: ApiClientForm, status: int = 200, key: str = "") -> HttpResponse:
+        obj = form.instance
+        if obj.pk:
+            self.title = obj.name
+        context = {
+            "form": form,
+            "obj": obj,
+            "key": key,
+            "can_edit": self.request.user.has_perm("core.change_apiclient" if obj.pk else "core.add_apiclient"),
+        }
+        return self.render_page("core/api_client_form.html", context, status=status)
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:

@@ -1,0 +1,246 @@
+"""The integration API (``/api/v1/``, django-ninja): clients and their keys, errors, idempotent writes.
+
+Domain apps add their endpoints to ``api`` from their own ``api.py`` (loaded by ``autodiscover``) and declare
+the operations a client may be allowed (``operation``). Every error is JSON with a stable ``code`` and a
+Chinese ``message``; nothing a client sends answers 500.
+
+A write takes an ``Idempotency-Key`` header and goes through ``idempotent``: the same key with the same body
+gets the first answer again and writes nothing; the same key with another body answers 422; a retry while
+the first is still being processed answers 409. Keys are kept ``CRM_API_IDEMPOTENCY_HOURS`` (at least 24).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
+from django.utils.module_loading import autodiscover_modules
+from django.utils.translation import gettext as _
+from ninja import NinjaAPI, Schema
+from ninja.errors import AuthenticationError, HttpError
+from ninja.errors import ValidationError as NinjaValidationError
+from ninja.security import HttpBearer
+
+from .models import ApiClient, IdempotencyKey, IdempotencyState
+
+KEY_PREFIX = "jsh_"
+STALE_IN_FLIGHT = timedelta(minutes=2)  # a request still "in flight" after this died with its worker
+
+
+# ---------------------------------------------------------------------------------------------------
+# Operations a client may be allowed
+# ---------------------------------------------------------------------------------------------------
+
+OPERATIONS: dict[str, Any] = {}
+
+
+def operation(code: str, label: Any) -> str:
+    """Declare an operation clients can be allowed (shown as a checkbox on the client's page)."""
+    OPERATIONS[code] = label
+    return code
+
+
+# ---------------------------------------------------------------------------------------------------
+# Errors
+# ---------------------------------------------------------------------------------------------------
+
+
+class ApiError(Exception):
+    """An answer other than success: HTTP status, stable code, one Chinese sentence."""
+
+    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.extra = status, code, message, extra
+
+    def body(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, **self.extra}
+
+
+class Error(Schema):
+    code: str
+    message: str
+
+
+def error_response(status: int, code: str, message: str, **extra: Any) -> JsonResponse:
+    body = {"code": code, "message": message, **extra}
+    return JsonResponse(body, status=status, json_dumps_params={"ensure_ascii": False})
+
+
+# ---------------------------------------------------------------------------------------------------
+# Keys
+# ---------------------------------------------------------------------------------------------------
+
+
+def _hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def new_key() -> tuple[str, str, str]:
+    """A new key: (the key to show once, its prefix, its hash)."""
+    prefix = secrets.token_hex(6)
+    key = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+    return key, prefix, _hash(key)
+
+
+def client_for_key(key: str) -> ApiClient | None:
+    """The client a key belongs to (enabled or not), or ``None``."""
+    if not key.startswith(KEY_PREFIX) or len(key) > 200:
+        return None
+    prefix = key[len(KEY_PREFIX) :].split("_", 1)[0]
+    client = ApiClient.objects.filter(key_prefix=prefix).first()
+    if client is None or not hmac.compare_digest(client.key_hash, _hash(key)):
+        return None
+    return client
+
+
+class ApiKey(HttpBearer):
+    """``Authorization: Bearer <key>``. A disabled client is refused with its own sentence."""
+
+    openapi_description = "接口密钥:Authorization: Bearer jsh_…"
+
+    def authenticate(self, request: HttpRequest, token: str) -> ApiClient | None:
+        client = client_for_key(token.strip())
+        if client is None:
+            return None
+        if not client.is_active:
+            raise ApiError(403, "client_disabled", _("该接口客户端已停用,请联系系统管理员。"))
+        return client
+
+
+def require(request: HttpRequest, code: str) -> ApiClient:
+    """The calling client, if it is allowed ``code``; else 403."""
+    client: ApiClient = request.auth  # type: ignore[attr-defined]
+    if code not in (client.operations or []):
+        label = OPERATIONS.get(code, code)
+        raise ApiError(403, "forbidden", _("该接口客户端无权执行「%(op)s」。") % {"op": label})
+    return client
+
+
+# ---------------------------------------------------------------------------------------------------
+# Idempotent writes
+# ---------------------------------------------------------------------------------------------------
+
+
+def _fingerprint(request: HttpRequest, payload: Any) -> str:
+    body = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(f"{request.method} {request.path}\n{body}".encode()).hexdigest()
+
+
+def _claim(client: ApiClient, key: str, fingerprint: str) -> IdempotencyKey | JsonResponse:
+    """Our row for ``key``, newly made (committed at once, so that a concurrent retry sees it in flight), or
+    the answer a retry gets: the stored response, 422 for another body, 409 while in flight."""
+    try:
+        with transaction.atomic():
+            return IdempotencyKey.objects.create(client=client, key=key, request_hash=fingerprint)
+    except IntegrityError:
+        pass
+    row = IdempotencyKey.objects.filter(client=client, key=key).first()
+    if row is None:  # removed between the two statements (an expired key cleaned up): claim again
+        return _claim(client, key, fingerprint)
+    if row.request_hash != fingerprint:
+        return error_response(
+            422, "idempotency_key_reused", _("这个 Idempotency-Key 已用于另一个请求;每个新请求须使用新的键。")
+        )
+    if row.state == IdempotencyState.DONE:
+        response = JsonResponse(
+            row.response, status=row.status_code or 200, safe=False, json_dumps_params={"ensure_ascii": False}
+        )
+        response["Idempotent-Replayed"] = "true"
+        return response
+    taken = IdempotencyKey.objects.filter(
+        pk=row.pk, state=IdempotencyState.IN_FLIGHT, created_at__lt=timezone.now() - STALE_IN_FLIGHT
+    ).update(created_at=timezone.now())
+    if taken:  # the first attempt died without an answer: this one goes ahead
+        return row
+    return error_response(409, "request_in_progress", _("相同 Idempotency-Key 的请求正在处理,请稍后重试。"))
+
+
+def idempotent(request: HttpRequest, key: str, payload: Any, handler: Callable[[], tuple[int, Any]]) -> HttpResponse:
+    """Run ``handler`` (which writes, and returns ``(status, body)`` or raises ``ApiError``) at most once per
+    client and key. Its answer is stored in the same transaction as its writes."""
+    key = (key or "").strip()
+    if not key or len(key) > 128:
+        return error_response(422, "invalid_idempotency_key", _("Idempotency-Key 须为 1 到 128 个字符。"))
+    client: ApiClient = request.auth  # type: ignore[attr-defined]
+    claimed = _claim(client, key, _fingerprint(request, payload))
+    if isinstance(claimed, HttpResponse):
+        return claimed
+    try:
+        with transaction.atomic():
+            status, body = handler()
+            _answer(claimed, status, body)
+    except ApiError as exc:
+        status, body = exc.status, exc.body()
+        _answer(claimed, status, body)
+    except BaseException:
+        IdempotencyKey.objects.filter(pk=claimed.pk).delete()  # nothing was written: a retry may go ahead
+        raise
+    return JsonResponse(body, status=status, safe=False, json_dumps_params={"ensure_ascii": False})
+
+
+def _answer(row: IdempotencyKey, status: int, body: Any) -> None:
+    IdempotencyKey.objects.filter(pk=row.pk).update(state=IdempotencyState.DONE, status_code=status, response=body)
+
+
+def idempotency_cleanup(now: Any = None) -> int:
+    """Forget keys older than ``CRM_API_IDEMPOTENCY_HOURS`` (at least 24 h)."""
+    hours = max(24, int(settings.CRM_API_IDEMPOTENCY_HOURS))
+    cutoff = (now or timezone.now()) - timedelta(hours=hours)
+    deleted, _counts = IdempotencyKey.objects.filter(created_at__lt=cutoff).delete()
+    return deleted
+
+
+# ---------------------------------------------------------------------------------------------------
+# The API
+# ---------------------------------------------------------------------------------------------------
+
+api = NinjaAPI(
+    title="金仕会 CRM 接口",
+    version="1",
+    description="会员查询、消费上传、积分兑换。说明见 docs/api.md。",
+    auth=ApiKey(),
+    urls_namespace="api",
+    docs_url="/docs",
+)
+
+
+@api.exception_handler(ApiError)
+def _api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
+    return error_response(exc.status, exc.code, exc.message, **exc.extra)
+
+
+@api.exception_handler(AuthenticationError)
+def _unauthorized(request: HttpRequest, exc: Exception) -> HttpResponse:
+    return error_response(401, "unauthorized", _("缺少接口密钥或密钥不正确(请求头 Authorization: Bearer <密钥>)。"))
+
+
+@api.exception_handler(NinjaValidationError)
+def _invalid(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
+    fields = []
+    for error in exc.errors[:10]:
+        loc = [str(p) for p in error.get("loc", ()) if p not in ("body", "payload", "query", "header", "path")]
+        fields.append({"field": ".".join(loc), "problem": str(error.get("msg", ""))[:200]})
+    names = "、".join(f["field"] for f in fields if f["field"]) or _("请求体")
+    return error_response(422, "invalid", _("请求内容不正确:%(fields)s。") % {"fields": names}, errors=fields)
+
+
+@api.exception_handler(HttpError)
+def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    if exc.status_code == 400:
+        return error_response(422, "invalid", _("请求内容不是有效的 JSON。"))
+    return error_response(exc.status_code, "error", str(exc.message)[:200])
+
+
+def autodiscover() -> NinjaAPI:
+    """Load every installed app's ``api`` module, which adds its endpoints to ``api``."""
+    autodiscover_modules("api")
+    return api
