@@ -1,0 +1,880 @@
+"""Writes of the loyalty module: consumption, refunds, points and levels.
+
+Every service takes keyword-only arguments, runs in one transaction, locks the member's ``PointsAccount`` row
+(``SELECT … FOR UPDATE``; SQLite serialises writers by itself) before it reads a balance, writes its ledger and
+audit rows, and refuses bad input with a ``LoyaltyError`` (a stable code and one Chinese sentence) having
+written nothing. The rules, in short (docs/development.md has them in full):
+
+- **Earning**: a sale earns ``amount × multiplier`` of the member's level *before* the sale, rounded to whole
+  points by the rounding rule (向下取整 by default). The points expire ``expiry_months`` after the sale's date.
+- **Levels**: a sale that lifts the net consumption of the rolling window over a higher threshold upgrades the
+  member at once; only the yearly review (``level_yearly_review``) moves a member down.
+- **Debits** (redeem, negative adjust, expiry, reversal) take points from the lots soonest-expiring first (the
+  oldest first, as long as the expiry period is unchanged). Before any debit, the member's points already past
+  their expiry date are expired, so expired points are never spent even if the daily run has not passed yet.
+- **Refunds** reverse the points their sale earned: a refund of the whole sale exactly what it earned, a
+  partial one ``floor(earned × refunded so far / sale amount)`` minus what earlier refunds reversed (never
+  more than earned in total). The reversal takes the sale's own lot first. **If the member has already spent
+  the points, so that the balance cannot cover the reversal, the refund is refused** (``insufficient_points``)
+  and nothing is recorded: the balance never goes negative and a refund never leaves points behind. The club
+  settles the difference first (a 积分调整 application crediting the shortfall, approved like any other) and
+  then records the refund.
+- Refunds do not move a member down; the next yearly review does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
+from itertools import pairwise
+from typing import Any
+
+from django.conf import settings as django_settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from crm.core.audit import audit, audited
+from crm.core.models import AuditAction
+from crm.customers.models import Customer
+
+from . import selectors
+from .errors import DUPLICATE_ORDER, INSUFFICIENT_POINTS, INVALID, UNKNOWN_MEMBER, LoyaltyError
+from .models import (
+    Category,
+    Consumption,
+    ConsumptionSource,
+    EntryKind,
+    LevelChange,
+    LevelChangeReason,
+    LoyaltySettings,
+    MemberLevel,
+    PaymentMethod,
+    PointsAccount,
+    PointsEntry,
+    PointsLot,
+    PointsLotUse,
+    Rounding,
+)
+
+MAX_AMOUNT = Decimal("10000000.00")  # one consumption: at most 10,000,000 元
+MAX_POINTS = 100_000_000  # one gift, redemption or adjustment
+EARLIEST = datetime(2000, 1, 1)  # a consumption before this is a typing mistake
+ROUNDING = {Rounding.DOWN: ROUND_FLOOR, Rounding.HALF_UP: ROUND_HALF_UP, Rounding.UP: ROUND_CEILING}
+
+
+# ---------------------------------------------------------------------------------------------------
+# Input checks: each refusal is one sentence, before anything is written
+# ---------------------------------------------------------------------------------------------------
+
+
+def _invalid(message: str, **detail: Any) -> LoyaltyError:
+    return LoyaltyError(INVALID, message, **detail)
+
+
+def _amount(value: Any) -> Decimal:
+    """A positive amount of yuan with at most two decimals, at most ``MAX_AMOUNT``."""
+    if isinstance(value, bool) or value is None:
+        raise _invalid(_("请填写金额。"))
+    try:
+        amount = Decimal(str(value).strip().replace(",", ""))
+    except InvalidOperation:
+        raise _invalid(_("金额「%(value)s」不是数字。") % {"value": str(value)[:30]}) from None
+    if not amount.is_finite():
+        raise _invalid(_("金额「%(value)s」不是数字。") % {"value": str(value)[:30]})
+    if amount <= 0:
+        raise _invalid(_("金额必须大于 0。"))
+    if amount > MAX_AMOUNT:
+        raise _invalid(_("金额不能超过 %(max)s 元。") % {"max": f"{MAX_AMOUNT:,.2f}"})
+    if amount != amount.quantize(Decimal("0.01")):
+        raise _invalid(_("金额最多保留两位小数(精确到分)。"))
+    return amount.quantize(Decimal("0.01"))
+
+
+def _points(value: Any, *, signed: bool = False) -> int:
+    """A whole number of points, not zero, at most ``MAX_POINTS`` in size; positive unless ``signed``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+            value = int(value.strip())
+        else:
+            raise _invalid(_("积分必须是整数。"))
+    if value == 0 or (value < 0 and not signed):
+        raise _invalid(_("积分必须大于 0。") if not signed else _("调整积分不能为 0。"))
+    if abs(value) > MAX_POINTS:
+        raise _invalid(_("一次的积分不能超过 %(max)s。") % {"max": f"{MAX_POINTS:,}"})
+    return int(value)
+
+
+def _text(value: Any, max_length: int, label: str, *, required: bool = False) -> str:
+    text = "" if value is None else str(value).strip()
+    if required and not text:
+        raise _invalid(_("请填写%(label)s。") % {"label": label})
+    if len(text) > max_length:
+        raise _invalid(_("%(label)s不能超过 %(n)d 个字。") % {"label": label, "n": max_length})
+    return text
+
+
+def _choice(value: Any, choices: Any, label: str, *, blank: bool = False) -> str:
+    text = "" if value is None else str(value).strip()
+    if blank and not text:
+        return ""
+    if text in choices.values:
+        return text
+    by_label = {str(lbl): val for val, lbl in choices.choices}  # the Chinese name is accepted too (餐饮)
+    if text in by_label:
+        return by_label[text]
+    raise _invalid(_("未知的%(label)s「%(value)s」。") % {"label": label, "value": text[:30]})
+
+
+def _moment(value: datetime | None) -> datetime:
+    """When a consumption happened: now by default; not in the future (a few minutes of clock difference
+    between the POS and us is tolerated) and not before 2000."""
+    now = timezone.now()
+    if value is None:
+        return now
+    if not isinstance(value, datetime):
+        raise _invalid(_("消费时间格式不正确。"))
+    if timezone.is_naive(value):
+        value = timezone.make_aware(value)
+    if value > now + django_settings.CRM_FOLLOWUP_CLOCK_SKEW:
+        raise _invalid(_("消费时间不能晚于现在。"))
+    if value < timezone.make_aware(EARLIEST):
+        raise _invalid(_("消费时间不能早于 2000 年。"))
+    return value
+
+
+def _member(customer: Any) -> Customer:
+    """The customer, re-read: only a member (正式客户) has consumption and points."""
+    pk = getattr(customer, "pk", None)
+    current = Customer.objects.filter(pk=pk).only("id", "name", "status", "card_no").first() if pk else None
+    if current is None:
+        raise LoyaltyError(UNKNOWN_MEMBER, _("找不到该会员。"))
+    if not selectors.is_member(current):
+        raise LoyaltyError(
+            UNKNOWN_MEMBER,
+            _("「%(name)s」现在是「%(status)s」,还不是会员,不能登记消费或积分。")
+            % {"name": current.name, "status": current.get_status_display()},
+        )
+    return current
+
+
+# ---------------------------------------------------------------------------------------------------
+# The account and its ledger
+# ---------------------------------------------------------------------------------------------------
+
+
+def _locked_account(customer: Customer) -> PointsAccount:
+    """The member's account, locked for the rest of the transaction; opened at the lowest level if the member
+    has none yet (of two transactions opening it at once, the second waits for the first and then uses it)."""
+    account = PointsAccount.objects.select_for_update().select_related("level").filter(customer=customer).first()
+    if account is not None:
+        return account
+    try:
+        with transaction.atomic():
+            PointsAccount.objects.create(customer=customer, level=selectors.lowest_level())
+    except IntegrityError:
+        pass  # opened meanwhile by another transaction: use it
+    return PointsAccount.objects.select_for_update().select_related("level").get(customer=customer)
+
+
+def _move_balance(account: PointsAccount, delta: int, now: datetime) -> None:
+    PointsAccount.objects.filter(pk=account.pk).update(balance=F("balance") + delta, updated_at=now)
+    account.balance += delta
+
+
+@dataclass
+class _Ctx:
+    """What the writes of one service call share: the moment, who acts, and the rules (read once)."""
+
+    now: datetime
+    actor: Any = None
+    _rules: LoyaltySettings | None = None
+
+    @property
+    def rules(self) -> LoyaltySettings:
+        if self._rules is None:
+            self._rules = selectors.loyalty_settings()
+        return self._rules
+
+
+def _credit(
+    account: PointsAccount,
+    ctx: _Ctx,
+    *,
+    kind: str,
+    points: int,
+    earned_on: date,
+    consumption: Consumption | None = None,
+    reason: str = "",
+    source_ref: str = "",
+) -> PointsEntry:
+    """A positive entry and the lot of points it brings."""
+    entry = PointsEntry.objects.create(
+        account=account,
+        kind=kind,
+        points=points,
+        balance_after=account.balance + points,
+        consumption=consumption,
+        reason=reason[:200],
+        source_ref=source_ref[:50],
+        created_by=ctx.actor if getattr(ctx.actor, "is_authenticated", False) else None,
+        created_at=ctx.now,
+    )
+    PointsLot.objects.create(
+        account=account,
+        entry=entry,
+        points=points,
+        remaining=points,
+        expires_on=selectors.expiry_date(earned_on, ctx.rules.expiry_months),
+    )
+    _move_balance(account, points, ctx.now)
+    return entry
+
+
+def _take(entry: PointsEntry, account: PointsAccount, points: int, first: PointsLot | None = None) -> None:
+    """Take ``points`` from the account's lots for ``entry``: ``first`` (if given and open), then the lots that
+    expire soonest (never-expiring ones last), the oldest first among equals."""
+    left = points
+    uses: list[PointsLotUse] = []
+
+    def use(lot_id: int, available: int) -> None:
+        nonlocal left
+        n = min(available, left)
+        PointsLot.objects.filter(pk=lot_id).update(remaining=F("remaining") - n)
+        uses.append(PointsLotUse(lot_id=lot_id, entry=entry, points=n))
+        left -= n
+
+    if first is not None:
+        first.refresh_from_db(fields=["remaining"])
+        if first.remaining > 0:
+            use(first.pk, first.remaining)
+    lots = PointsLot.objects.filter(account=account, remaining__gt=0)
+    if first is not None:
+        lots = lots.exclude(pk=first.pk)
+    open_lots = lots.order_by(F("expires_on").asc(nulls_last=True), "id").values_list("id", "remaining")
+    offset = 0
+    while left > 0:
+        batch = list(open_lots[offset : offset + 100])
+        if not batch:  # the balance said there were enough: the caches disagree with the lots
+            raise RuntimeError(f"points account {account.pk}: lots hold less than the balance")
+        for lot_id, remaining in batch:
+            use(lot_id, remaining)
+            if left == 0:
+                break
+        offset += len(batch)
+    PointsLotUse.objects.bulk_create(uses)
+
+
+def _debit(
+    account: PointsAccount,
+    ctx: _Ctx,
+    *,
+    kind: str,
+    points: int,
+    refusal: str,
+    consumption: Consumption | None = None,
+    reverses: PointsEntry | None = None,
+    first: PointsLot | None = None,
+    reason: str = "",
+    source_ref: str = "",
+) -> PointsEntry:
+    """A negative entry of ``points`` (a positive number), taken from the lots; refused with ``refusal`` (a
+    sentence that may use %(balance)d and %(points)d) when the balance cannot cover it. Expired points are
+    expired first."""
+    _expire_account(account, ctx, timezone.localdate(ctx.now))
+    if account.balance < points:
+        raise LoyaltyError(
+            INSUFFICIENT_POINTS,
+            refusal % {"balance": account.balance, "points": points},
+            balance=account.balance,
+            points=points,
+        )
+    entry = PointsEntry.objects.create(
+        account=account,
+        kind=kind,
+        points=-points,
+        balance_after=account.balance - points,
+        consumption=consumption,
+        reverses=reverses,
+        reason=reason[:200],
+        source_ref=source_ref[:50],
+        created_by=ctx.actor if getattr(ctx.actor, "is_authenticated", False) else None,
+        created_at=ctx.now,
+    )
+    _take(entry, account, points, first)
+    _move_balance(account, -points, ctx.now)
+    return entry
+
+
+def _expire_account(account: PointsAccount, ctx: _Ctx, today: date) -> PointsEntry | None:
+    """Expire what is left of the account's lots dated ``today`` or earlier: one entry for all of them."""
+    lots = list(
+        PointsLot.objects.filter(account=account, remaining__gt=0, expires_on__lte=today)
+        .order_by("expires_on", "id")
+        .values_list("id", "remaining", "expires_on")
+    )
+    total = sum(remaining for _id, remaining, _on in lots)
+    if not total:
+        return None
+    entry = PointsEntry.objects.create(
+        account=account,
+        kind=EntryKind.EXPIRE,
+        points=-total,
+        balance_after=account.balance - total,
+        reason=(_("积分到期(%(first)s 至 %(last)s 到期)") % {"first": lots[0][2], "last": lots[-1][2]})[:200],
+        created_at=ctx.now,
+    )
+    PointsLot.objects.filter(pk__in=[lot_id for lot_id, _r, _on in lots]).update(remaining=0)
+    PointsLotUse.objects.bulk_create(
+        PointsLotUse(lot_id=lot_id, entry=entry, points=remaining) for lot_id, remaining, _on in lots
+    )
+    _move_balance(account, -total, ctx.now)
+    return entry
+
+
+def earned_for(amount: Decimal, level: MemberLevel, rule: str) -> int:
+    """The points a sale of ``amount`` earns at ``level`` under the rounding rule ``rule``."""
+    return int((amount * level.multiplier).quantize(Decimal(1), rounding=ROUNDING[Rounding(rule)]))
+
+
+def _upgrade(account: PointsAccount, ctx: _Ctx, consumption: Consumption) -> LevelChange | None:
+    """Upgrade at once when the rolling net consumption reaches a higher level (never down here)."""
+    net = selectors.rolling_net(account.customer_id, months=ctx.rules.window_months)
+    target = selectors.qualifying_level(net, selectors.levels())
+    if target.rank <= account.level.rank:
+        return None
+    return _change_level(account, ctx, target, LevelChangeReason.UPGRADE, net=net, consumption=consumption)
+
+
+def _change_level(
+    account: PointsAccount,
+    ctx: _Ctx,
+    target: MemberLevel,
+    reason: str,
+    *,
+    net: Decimal | None = None,
+    consumption: Consumption | None = None,
+    note: str = "",
+) -> LevelChange:
+    change = LevelChange.objects.create(
+        account=account,
+        from_level=account.level,
+        to_level=target,
+        reason=reason,
+        net_amount=net,
+        consumption=consumption,
+        note=note[:200],
+        actor=ctx.actor if getattr(ctx.actor, "is_authenticated", False) else None,
+        at=ctx.now,
+    )
+    PointsAccount.objects.filter(pk=account.pk).update(level=target, level_since=ctx.now, updated_at=ctx.now)
+    account.level, account.level_since = target, ctx.now
+    return change
+
+
+def _duplicate(client_key: str, order_no: str, *, refund: bool) -> Consumption | None:
+    if not order_no:
+        return None
+    return Consumption.objects.filter(client_key=client_key, order_no=order_no, refund_of__isnull=not refund).first()
+
+
+def _duplicate_error(existing: Consumption) -> LoyaltyError:
+    return LoyaltyError(
+        DUPLICATE_ORDER,
+        _("订单号「%(no)s」已经登记过,同一笔订单只计一次。") % {"no": existing.order_no},
+        consumption_id=existing.pk,
+    )
+
+
+def _insert(consumption: Consumption) -> None:
+    """Insert a consumption; an order number taken meanwhile by another transaction is a duplicate."""
+    try:
+        with transaction.atomic():
+            consumption.save()
+    except IntegrityError:
+        existing = _duplicate(consumption.client_key, consumption.order_no, refund=consumption.refund_of_id is not None)
+        if existing is None:
+            raise
+        raise _duplicate_error(existing) from None
+
+
+# ---------------------------------------------------------------------------------------------------
+# Consumption and refunds
+# ---------------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def consumption_record(
+    *,
+    customer: Customer,
+    amount: Any,
+    category: str,
+    source: str,
+    occurred_at: datetime | None = None,
+    venue: str = "",
+    order_no: str = "",
+    payment: str = "",
+    operator: Any = None,
+    client_key: str = "",
+    note: str = "",
+    request: Any = None,
+) -> Consumption:
+    """Record a sale (消费): it earns points at the member's level and may upgrade the member at once.
+
+    Refused (nothing written): not a member (``unknown_member``); a bad amount, category, payment method,
+    source, time or over-long text (``invalid``); an order number already recorded for the same ``client_key``
+    (``duplicate_order``, ``detail["consumption_id"]`` is the first one)."""
+    value = _amount(amount)
+    record = Consumption(
+        amount=value,
+        category=_choice(category, Category, _("消费类别")),
+        source=_choice(source, ConsumptionSource, _("来源")),
+        payment=_choice(payment, PaymentMethod, _("支付方式"), blank=True),
+        occurred_at=_moment(occurred_at),
+        venue=_text(venue, 100, _("消费场所")),
+        order_no=_text(order_no, 64, _("订单号")),
+        client_key=_text(client_key, 64, _("来源系统")),
+        note=_text(note, 200, _("备注")),
+        operator=operator if getattr(operator, "is_authenticated", False) else None,
+    )
+    member = _member(customer)
+    account = _locked_account(member)
+    existing = _duplicate(record.client_key, record.order_no, refund=False)
+    if existing is not None:
+        raise _duplicate_error(existing)
+    ctx = _Ctx(now=timezone.now(), actor=record.operator)
+    record.customer, record.created_at = member, ctx.now
+    _insert(record)
+    points = earned_for(value, account.level, ctx.rules.rounding)
+    entry = None
+    if points > 0:
+        entry = _credit(
+            account,
+            ctx,
+            kind=EntryKind.EARN,
+            points=points,
+            earned_on=timezone.localdate(record.occurred_at),
+            consumption=record,
+            reason=str(record.get_category_display()),
+        )
+    change = _upgrade(account, ctx, record)
+    audit(
+        actor=record.operator,
+        action=AuditAction.CREATE,
+        obj=record,
+        request=request,
+        object_repr=_("消费 %(name)s %(amount)s 元") % {"name": member.name, "amount": value},
+        changes={
+            "amount": str(value),
+            "category": record.category,
+            "order_no": record.order_no,
+            "source": record.source,
+            "points": entry.points if entry else 0,
+            **({"level": [str(change.from_level), str(change.to_level)]} if change else {}),
+        },
+    )
+    return record
+
+
+@transaction.atomic
+def consumption_refund(
+    *,
+    original: Consumption,
+    amount: Any,
+    source: str,
+    occurred_at: datetime | None = None,
+    order_no: str = "",
+    operator: Any = None,
+    client_key: str = "",
+    note: str = "",
+    request: Any = None,
+) -> Consumption:
+    """Record a refund (退款) of ``amount`` (a positive number of yuan) of the sale ``original``: a negative
+    consumption referencing it, and the reversal of the points the sale earned (proportionally for a partial
+    refund; in total never more than it earned, exactly what it earned once fully refunded).
+
+    Refused (nothing written): the original is itself a refund, or ``amount`` exceeds what is left to refund
+    (``invalid``); the member's balance cannot cover the reversal (``insufficient_points``, see the module's
+    docstring); a refund number already recorded (``duplicate_order``)."""
+    value = _amount(amount)
+    refund = Consumption(
+        amount=-value,
+        source=_choice(source, ConsumptionSource, _("来源")),
+        occurred_at=_moment(occurred_at),
+        order_no=_text(order_no, 64, _("退款单号")),
+        client_key=_text(client_key, 64, _("来源系统")),
+        note=_text(note, 200, _("备注")),
+        operator=operator if getattr(operator, "is_authenticated", False) else None,
+    )
+    if original is None or original.pk is None:
+        raise _invalid(_("请选择要退款的消费记录。"))
+    sale = Consumption.objects.select_related("customer").filter(pk=original.pk).first()
+    if sale is None:
+        raise _invalid(_("要退款的消费记录不存在。"))
+    if sale.refund_of_id is not None:
+        raise _invalid(_("这是一条退款记录,不能再退款;请选择原消费记录。"))
+    account = _locked_account(sale.customer)  # serialises refunds of one member: the sums below stay true
+    left = selectors.refundable_amount(sale)
+    if value > left:
+        raise _invalid(
+            _("退款金额 %(amount)s 元超过了这笔消费尚可退的 %(left)s 元。") % {"amount": value, "left": left},
+            refundable=str(left),
+        )
+    existing = _duplicate(refund.client_key, refund.order_no, refund=True)
+    if existing is not None:
+        raise _duplicate_error(existing)
+    ctx = _Ctx(now=timezone.now(), actor=refund.operator)
+    refund.customer, refund.refund_of, refund.category, refund.venue = sale.customer, sale, sale.category, sale.venue
+    refund.payment, refund.created_at = sale.payment, ctx.now
+    _insert(refund)
+    earn = selectors.earn_entry(sale)
+    reversed_now = 0
+    if earn is not None:
+        refunded = sale.amount - left + value  # including this refund
+        target = int(earn.points * refunded // sale.amount)  # exactly what it earned once fully refunded
+        reversed_now = target - selectors.reversed_points(earn)
+    if reversed_now > 0:
+        assert earn is not None
+        _debit(
+            account,
+            ctx,
+            kind=EntryKind.REVERSAL,
+            points=reversed_now,
+            refusal=_(
+                "会员「%(name)s」现有积分 %%(balance)d,不足以扣回这笔消费所得的 %%(points)d 积分,退款未登记;"
+                "请先申请积分调整补足差额后再退款。"
+            )
+            % {"name": sale.customer.name},
+            consumption=refund,
+            reverses=earn,
+            first=PointsLot.objects.get(entry=earn),
+            reason=_("退款扣回"),
+        )
+    audit(
+        actor=refund.operator,
+        action=AuditAction.CREATE,
+        obj=refund,
+        request=request,
+        object_repr=_("退款 %(name)s %(amount)s 元") % {"name": sale.customer.name, "amount": value},
+        changes={"amount": str(-value), "refund_of": sale.pk, "order_no": refund.order_no, "points": -reversed_now},
+    )
+    return refund
+
+
+# ---------------------------------------------------------------------------------------------------
+# Points
+# ---------------------------------------------------------------------------------------------------
+
+
+def _audit_entry(entry: PointsEntry, member: Customer, actor: Any, request: Any) -> None:
+    audit(
+        actor=actor,
+        action=AuditAction.CREATE,
+        obj=entry,
+        request=request,
+        object_repr=f"{entry.get_kind_display()} {member.name} {entry.points:+d}",
+        changes={
+            "kind": entry.kind,
+            "points": entry.points,
+            "balance": entry.balance_after,
+            "reason": entry.reason,
+            "source": entry.source_ref,
+        },
+    )
+
+
+@transaction.atomic
+def points_gift(
+    *, customer: Customer, points: Any, reason: str, source_ref: str = "", actor: Any = None, request: Any = None
+) -> PointsEntry:
+    """积分赠送: credit ``points`` to the member (from an approved marketing application, ``source_ref`` naming
+    it, e.g. ``application:12``)."""
+    n = _points(points)
+    why = _text(reason, 200, _("赠送原因"), required=True)
+    ref = _text(source_ref, 50, _("来源"))
+    member = _member(customer)
+    account = _locked_account(member)
+    ctx = _Ctx(now=timezone.now(), actor=actor)
+    entry = _credit(
+        account, ctx, kind=EntryKind.GIFT, points=n, earned_on=timezone.localdate(ctx.now), reason=why, source_ref=ref
+    )
+    _audit_entry(entry, member, actor, request)
+    return entry
+
+
+@transaction.atomic
+def points_redeem(
+    *,
+    customer: Customer,
+    points: Any,
+    reason: str = "",
+    source_ref: str = "",
+    operator: Any = None,
+    request: Any = None,
+) -> PointsEntry:
+    """积分兑换: take ``points`` from the member, the soonest-expiring first. Refused with ``insufficient_points``
+    when the balance (after expiring what is past its date) is short; nothing is written then."""
+    n = _points(points)
+    why = _text(reason, 200, _("兑换说明"))
+    ref = _text(source_ref, 50, _("来源"))
+    member = _member(customer)
+    account = _locked_account(member)
+    ctx = _Ctx(now=timezone.now(), actor=operator)
+    entry = _debit(
+        account,
+        ctx,
+        kind=EntryKind.REDEEM,
+        points=n,
+        refusal=_("积分不足:会员「%(name)s」现有积分 %%(balance)d,不够兑换 %%(points)d 积分。") % {"name": member.name},
+        reason=why,
+        source_ref=ref,
+    )
+    _audit_entry(entry, member, operator, request)
+    return entry
+
+
+@transaction.atomic
+def points_adjust(
+    *, customer: Customer, points: Any, reason: str, actor: Any = None, source_ref: str = "", request: Any = None
+) -> PointsEntry:
+    """积分调整: add (positive) or take (negative, at most the balance) ``points``. Reached through an approved
+    积分调整 application (``points_adjust_approved``); ``source_ref`` names the application."""
+    n = _points(points, signed=True)
+    why = _text(reason, 200, _("调整原因"), required=True)
+    ref = _text(source_ref, 50, _("来源"))
+    member = _member(customer)
+    account = _locked_account(member)
+    ctx = _Ctx(now=timezone.now(), actor=actor)
+    if n > 0:
+        entry = _credit(
+            account,
+            ctx,
+            kind=EntryKind.ADJUST,
+            points=n,
+            earned_on=timezone.localdate(ctx.now),
+            reason=why,
+            source_ref=ref,
+        )
+    else:
+        entry = _debit(
+            account,
+            ctx,
+            kind=EntryKind.ADJUST,
+            points=-n,
+            refusal=_("会员「%(name)s」现有积分 %%(balance)d,不够扣减 %%(points)d 积分。") % {"name": member.name},
+            reason=why,
+            source_ref=ref,
+        )
+    _audit_entry(entry, member, actor, request)
+    return entry
+
+
+def points_adjust_approved(adjustment: Any, application: Any, actor: Any) -> None:
+    """The effect of an approved 积分调整 application, in the approving transaction: a refusal (a deduction
+    larger than the balance by now) reaches the approver and the approval does not happen."""
+    points_adjust(
+        customer=adjustment.customer,
+        points=adjustment.points,
+        reason=adjustment.reason,
+        actor=actor,
+        source_ref=f"application:{application.pk}",
+    )
+
+
+# ---------------------------------------------------------------------------------------------------
+# Scheduled: expiry and the yearly review
+# ---------------------------------------------------------------------------------------------------
+
+
+def points_expire(*, today: date | None = None) -> dict[str, int]:
+    """Expire every lot dated ``today`` or earlier (the daily run): per account one expire entry, in one
+    transaction per account. Running it again the same day finds nothing left to do."""
+    today = today or timezone.localdate()
+    account_ids = list(
+        PointsLot.objects.filter(remaining__gt=0, expires_on__lte=today)
+        .values_list("account_id", flat=True)
+        .distinct()
+        .order_by("account_id")
+    )
+    accounts = points = 0
+    for account_id in account_ids:
+        with transaction.atomic():
+            account = PointsAccount.objects.select_for_update().get(pk=account_id)
+            entry = _expire_account(account, _Ctx(now=timezone.now()), today)
+            if entry is not None:
+                accounts += 1
+                points -= entry.points
+    if accounts:
+        audit(
+            actor=None,
+            action=AuditAction.UPDATE,
+            object_repr=_("积分过期 %(day)s") % {"day": today},
+            changes={"accounts": accounts, "points": points},
+        )
+    return {"accounts": accounts, "points": points}
+
+
+def level_yearly_review(*, today: date | None = None, force: bool = False, actor: Any = None) -> dict[str, Any]:
+    """年度评定: every member's level becomes the one the net consumption of the rolling window ending ``today``
+    reaches: down (the only place a level goes down) or up. Runs once a year: a second run in the same year is
+    skipped unless ``force``."""
+    today = today or timezone.localdate()
+    rules = selectors.loyalty_settings()
+    if not force and rules.last_review_on is not None and rules.last_review_on.year == today.year:
+        return {"skipped": True, "last_review_on": rules.last_review_on.isoformat(), "down": 0, "up": 0}
+    as_of = selectors.day_end(today)
+    start = selectors.window_start(as_of, rules.window_months)
+    ladder = selectors.levels()
+    by_customer: dict[int, Decimal] = {
+        row["customer_id"]: row["net"]
+        for row in Consumption.objects.filter(occurred_at__gt=start, occurred_at__lte=as_of)
+        .values("customer_id")
+        .annotate(net=Sum("amount"))
+        .order_by()
+    }
+    zero = Decimal("0.00")
+    moves = [
+        account_id
+        for account_id, customer_id, level_id in PointsAccount.objects.values_list("id", "customer_id", "level_id")
+        if selectors.qualifying_level(by_customer.get(customer_id, zero), ladder).pk != level_id
+    ]
+    down = up = 0
+    for account_id in moves:
+        with transaction.atomic():
+            account = PointsAccount.objects.select_for_update().select_related("level").get(pk=account_id)
+            net = selectors.rolling_net(account.customer_id, as_of=as_of, months=rules.window_months)
+            target = selectors.qualifying_level(net, ladder)
+            if target.pk == account.level_id:
+                continue
+            before = account.level.rank
+            _change_level(
+                account,
+                _Ctx(now=timezone.now(), actor=actor),
+                target,
+                LevelChangeReason.REVIEW,
+                net=net,
+                note=_("%(day)s 年度评定") % {"day": today},
+            )
+            if target.rank < before:
+                down += 1
+            else:
+                up += 1
+    LoyaltySettings.objects.filter(pk=rules.pk).update(last_review_on=today)
+    audit(
+        actor=actor,
+        action=AuditAction.UPDATE,
+        object_repr=_("会员等级年度评定 %(day)s") % {"day": today},
+        changes={"down": down, "up": up},
+    )
+    return {"skipped": False, "down": down, "up": up}
+
+
+@transaction.atomic
+def level_set(*, actor: Any, customer: Customer, level: MemberLevel, note: str, request: Any = None) -> LevelChange:
+    """Set a member's level by hand (手工调整), with a note saying why; audited. The next yearly review applies the
+    rules again."""
+    why = _text(note, 200, _("调整说明"), required=True)
+    if level is None or not MemberLevel.objects.filter(pk=level.pk).exists():
+        raise _invalid(_("请选择会员等级。"))
+    member = _member(customer)
+    account = _locked_account(member)
+    if account.level_id == level.pk:
+        raise _invalid(_("「%(name)s」已经是%(level)s。") % {"name": member.name, "level": level.name})
+    before = account.level
+    change = _change_level(account, _Ctx(now=timezone.now(), actor=actor), level, LevelChangeReason.MANUAL, note=why)
+    audit(
+        actor=actor,
+        action=AuditAction.UPDATE,
+        obj=account,
+        request=request,
+        object_repr=_("会员等级 %(name)s") % {"name": member.name},
+        changes={"level": [before.name, level.name], "note": why},
+    )
+    return change
+
+
+# ---------------------------------------------------------------------------------------------------
+# 系统管理 › 积分规则
+# ---------------------------------------------------------------------------------------------------
+
+SETTINGS_FIELDS = ("window_months", "rounding", "expiry_months")
+
+
+@transaction.atomic
+def settings_update(
+    *, actor: Any, window_months: Any, rounding: str, expiry_months: Any, request: Any = None
+) -> LoyaltySettings:
+    """Change 积分规则; audited field by field. A new expiry period applies to points earned from now on; points
+    already earned keep their date."""
+
+    def months(value: Any, label: str, low: int, high: int) -> int:
+        try:
+            n = int(str(value).strip())
+        except ValueError:
+            raise _invalid(_("%(label)s必须是整数。") % {"label": label}) from None
+        if not low <= n <= high:
+            raise _invalid(_("%(label)s必须在 %(low)d 到 %(high)d 之间。") % {"label": label, "low": low, "high": high})
+        return n
+
+    window = months(window_months, _("等级统计周期(月)"), 1, 60)
+    expiry = months(expiry_months, _("积分有效期(月)"), 0, 120)
+    rule = _choice(rounding, Rounding, _("积分取整方式"))
+    selectors.loyalty_settings()  # the row exists
+    rules = LoyaltySettings.objects.select_for_update().get(pk=1)
+    with audited(actor=actor, obj=rules, fields=SETTINGS_FIELDS, request=request):
+        rules.window_months, rules.rounding, rules.expiry_months = window, rule, expiry
+        rules.save()
+    return rules
+
+
+@transaction.atomic
+def level_save(
+    *,
+    actor: Any,
+    name: str,
+    rank: Any,
+    threshold: Any,
+    multiplier: Any,
+    level: MemberLevel | None = None,
+    request: Any = None,
+) -> MemberLevel:
+    """Create a member level, or change ``level``; audited. The levels must stay a ladder: the lowest one's
+    threshold is 0, and a higher level has a higher threshold."""
+    label = _text(name, 20, _("等级名称"), required=True)
+    try:
+        order = int(str(rank).strip())
+    except ValueError:
+        raise _invalid(_("级别必须是整数。")) from None
+    if not 0 <= order <= 100:
+        raise _invalid(_("级别必须在 0 到 100 之间。"))
+    try:
+        floor = Decimal(str(threshold).strip())
+        rate = Decimal(str(multiplier).strip())
+    except InvalidOperation:
+        raise _invalid(_("升级门槛和积分倍率必须是数字。")) from None
+    if not floor.is_finite() or not 0 <= floor < Decimal("1e12") or floor != floor.quantize(Decimal("0.01")):
+        raise _invalid(_("升级门槛必须是不小于 0 的金额,精确到分。"))
+    if not rate.is_finite() or not 0 <= rate <= 100 or rate != rate.quantize(Decimal("0.01")):
+        raise _invalid(_("积分倍率必须在 0 到 100 之间,最多两位小数。"))
+    others = MemberLevel.objects.select_for_update()
+    if level is not None:
+        others = others.exclude(pk=level.pk)
+    if others.filter(name=label).exists():
+        raise _invalid(_("已有名为「%(name)s」的会员等级。") % {"name": label})
+    if others.filter(rank=order).exists():
+        raise _invalid(_("已有级别为 %(rank)d 的会员等级。") % {"rank": order})
+    obj = MemberLevel.objects.select_for_update().get(pk=level.pk) if level is not None else MemberLevel()
+    with audited(actor=actor, obj=obj, fields=("name", "rank", "threshold", "multiplier"), request=request):
+        obj.name, obj.rank, obj.threshold, obj.multiplier = label, order, floor, rate
+        obj.save()
+    ladder = selectors.levels()
+    if ladder[0].threshold != 0:
+        raise _invalid(_("最低的会员等级升级门槛必须是 0。"))
+    for lower, higher in pairwise(ladder):
+        if higher.threshold <= lower.threshold:
+            raise _invalid(
+                _("「%(higher)s」的升级门槛必须高于「%(lower)s」的。") % {"higher": higher.name, "lower": lower.name}
+            )
+    return obj
