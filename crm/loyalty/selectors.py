@@ -263,7 +263,8 @@ def _lot_problems(account_ids: list[int] | None = None) -> dict[int, int]:
         lots_qs = lots_qs.filter(account_id__in=account_ids)
     used = _sums(uses_qs, "lot_id", "points")
     bad: dict[int, int] = {}
-    for lot_id, account_id, points, remaining in lots_qs.values_list("id", "account_id", "points", "remaining"):
+    rows = lots_qs.values_list("id", "account_id", "points", "remaining").iterator(chunk_size=10_000)
+    for lot_id, account_id, points, remaining in rows:
         if points - used.get(lot_id, 0) != remaining:
             bad[account_id] = bad.get(account_id, 0) + 1
     return bad

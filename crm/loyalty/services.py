@@ -254,16 +254,16 @@ def _take(entry: PointsEntry, account: PointsAccount, points: int, first: Points
     if first is not None:
         lots = lots.exclude(pk=first.pk)
     open_lots = lots.order_by(F("expires_on").asc(nulls_last=True), "id").values_list("id", "remaining")
-    offset = 0
     while left > 0:
-        batch = list(open_lots[offset : offset + 100])
+        # A batch is used up entirely unless the debit ends in it, and a used-up lot leaves the open ones: the
+        # next batch is again the first open lots.
+        batch = list(open_lots[:100])
         if not batch:  # the balance said there were enough: the caches disagree with the lots
             raise RuntimeError(f"points account {account.pk}: lots hold less than the balance")
         for lot_id, remaining in batch:
             use(lot_id, remaining)
             if left == 0:
                 break
-        offset += len(batch)
     PointsLotUse.objects.bulk_create(uses)
 
 

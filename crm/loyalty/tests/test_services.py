@@ -565,3 +565,12 @@ def test_dates_move_by_whole_months() -> None:
     assert selectors.add_months(date(2025, 1, 10), -1) == date(2024, 12, 10)
     assert selectors.expiry_date(date(2025, 5, 5), 0) is None
     assert selectors.qualifying_level(Decimal("-10"), selectors.levels()).name == "普卡"
+
+
+def test_a_redemption_spanning_hundreds_of_lots_takes_them_in_order(member: Customer) -> None:
+    for _ in range(230):
+        services.points_gift(customer=member, points=2, reason="签到")
+    services.points_redeem(customer=member, points=455)  # 227 lots and half of the 228th
+    remaining = list(PointsLot.objects.order_by("id").values_list("remaining", flat=True))
+    assert remaining == [0] * 227 + [1, 2, 2]
+    assert consistent(member) == 5
