@@ -20,6 +20,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
@@ -135,7 +136,7 @@ def _fingerprint(request: HttpRequest, payload: Any) -> str:
     return hashlib.sha256(f"{request.method} {request.path}\n{body}".encode()).hexdigest()
 
 
-def _claim(client: ApiClient, key: str, fingerprint: str) -> IdempotencyKey | JsonResponse:
+def _claim(client: ApiClient, key: str, fingerprint: str) -> IdempotencyKey | HttpResponse:
     """Our row for ``key``, newly made (committed at once, so that a concurrent retry sees it in flight), or
     the answer a retry gets: the stored response, 422 for another body, 409 while in flight."""
     try:
@@ -151,9 +152,7 @@ def _claim(client: ApiClient, key: str, fingerprint: str) -> IdempotencyKey | Js
             422, "idempotency_key_reused", _("这个 Idempotency-Key 已用于另一个请求;每个新请求须使用新的键。")
         )
     if row.state == IdempotencyState.DONE:
-        response = JsonResponse(
-            row.response, status=row.status_code or 200, safe=False, json_dumps_params={"ensure_ascii": False}
-        )
+        response = HttpResponse(row.response or "", status=row.status_code or 200, content_type="application/json")
         response["Idempotent-Replayed"] = "true"
         return response
     taken = IdempotencyKey.objects.filter(
@@ -177,18 +176,21 @@ def idempotent(request: HttpRequest, key: str, payload: Any, handler: Callable[[
     try:
         with transaction.atomic():
             status, body = handler()
-            _answer(claimed, status, body)
+            content = _answer(claimed, status, body)
     except ApiError as exc:
-        status, body = exc.status, exc.body()
-        _answer(claimed, status, body)
+        status = exc.status
+        content = _answer(claimed, status, exc.body())
     except BaseException:
         IdempotencyKey.objects.filter(pk=claimed.pk).delete()  # nothing was written: a retry may go ahead
         raise
-    return JsonResponse(body, status=status, safe=False, json_dumps_params={"ensure_ascii": False})
+    return HttpResponse(content, status=status, content_type="application/json")
 
 
-def _answer(row: IdempotencyKey, status: int, body: Any) -> None:
-    IdempotencyKey.objects.filter(pk=row.pk).update(state=IdempotencyState.DONE, status_code=status, response=body)
+def _answer(row: IdempotencyKey, status: int, body: Any) -> str:
+    """Store the answer (its exact text) with the request's key; return the text."""
+    content = json.dumps(body, ensure_ascii=False, cls=DjangoJSONEncoder)
+    IdempotencyKey.objects.filter(pk=row.pk).update(state=IdempotencyState.DONE, status_code=status, response=content)
+    return content
 
 
 def idempotency_cleanup(now: Any = None) -> int:

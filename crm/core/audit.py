@@ -89,6 +89,8 @@ def audit(
     request: HttpRequest | None = None,
     object_repr: str = "",
 ) -> AuditLog:
+    if actor is None and request is not None:
+        actor = getattr(request, "auth", None)  # an API client (crm.core.api), named in the row
     actor_obj = actor if getattr(actor, "is_authenticated", False) else None
     return AuditLog.objects.create(
         actor=actor_obj,

@@ -195,7 +195,7 @@ class IdempotencyKey(models.Model):
     request_hash = models.CharField(max_length=64)
     state = models.CharField(max_length=10, choices=IdempotencyState.choices, default=IdempotencyState.IN_FLIGHT)
     status_code = models.PositiveSmallIntegerField(null=True)
-    response = models.JSONField(null=True)
+    response = models.TextField(null=True)  # the answer's exact bytes (JSON), so a replay is identical
     created_at = models.DateTimeField(db_default=Now())
 
     class Meta:
