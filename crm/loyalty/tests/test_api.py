@@ -1,0 +1,207 @@
+"""The POS API over HTTP: keys and operations, lookup, consumption, refunds, redemption, idempotency, errors."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from crm.core.api import OPERATIONS, autodiscover
+from crm.core.models import ApiClient, AuditLog
+from crm.core.services import api_client_create
+from crm.customers.models import Customer, CustomerStatus
+from crm.loyalty.models import Consumption, PointsEntry
+
+from .conftest import account, consistent, make_member
+
+pytestmark = pytest.mark.django_db
+
+BASE = "/api/v1"
+
+
+class Pos:
+    """A POS terminal: an HTTP client with its key."""
+
+    def __init__(self, key: str) -> None:
+        self.http = Client()
+        self.auth = {"HTTP_AUTHORIZATION": f"Bearer {key}"}
+
+    def get(self, path: str, **params: Any) -> Any:
+        return self.http.get(f"{BASE}{path}", params, **self.auth)
+
+    def post(self, path: str, body: Any, key: str | bool | None = None, raw: bytes | None = None) -> Any:
+        headers = dict(self.auth)
+        if key is not False:
+            headers["HTTP_IDEMPOTENCY_KEY"] = str(key or uuid.uuid4())
+        data = raw if raw is not None else json.dumps(body, ensure_ascii=False)
+        return self.http.post(f"{BASE}{path}", data, content_type="application/json", **headers)
+
+
+@pytest.fixture
+def pos(demo: Any) -> Pos:
+    autodiscover()
+    _client, key = api_client_create(actor=None, name="前台 POS", operations=list(OPERATIONS))
+    return Pos(key)
+
+
+@pytest.fixture
+def vip(people: dict[str, Any]) -> Customer:
+    return make_member(people["张伟"], name="钱总", mobile="13900001111", card_no="JSH2026900001")
+
+
+def sale(card_no: str, order_no: str = "P-1", amount: str = "1000.00", **kw: Any) -> dict[str, Any]:
+    return {"card_no": card_no, "order_no": order_no, "amount": amount, "category": "dining", **kw}
+
+
+def test_lookup_by_card_or_mobile(pos: Pos, vip: Customer) -> None:
+    by_card = pos.get("/members/lookup", card_no=vip.card_no.lower())
+    assert by_card.status_code == 200, by_card.content
+    body = by_card.json()
+    assert body == {
+        "card_no": "JSH2026900001",
+        "name": "钱总",
+        "mobile": "139****1111",
+        "level": "普卡",
+        "balance": 0,
+        "expiring_30_days": 0,
+    }
+    assert pos.get("/members/lookup", mobile="139 0000 1111").json()["card_no"] == vip.card_no
+    assert pos.get(f"/members/{vip.card_no}").json()["name"] == "钱总"
+
+
+def test_lookup_refusals(pos: Pos, vip: Customer, people: dict[str, Any]) -> None:
+    missing = pos.get("/members/lookup", card_no="NOPE")
+    assert missing.status_code == 404 and missing.json()["code"] == "unknown_member"
+    assert "NOPE" in missing.json()["message"]
+    assert pos.get("/members/lookup").status_code == 422
+    assert pos.get("/members/lookup", mobile="123").json()["code"] == "invalid"
+    make_member(people["刘洋"], name="钱太太", mobile="13900001111")
+    twice = pos.get("/members/lookup", mobile="13900001111")
+    assert twice.status_code == 409 and twice.json()["code"] == "ambiguous_member"
+    registering = make_member(people["张伟"], name="赵先生", status=CustomerStatus.REGISTERING, card_no="JSH-R")
+    assert pos.get(f"/members/{registering.card_no}").status_code == 404
+    assert pos.get("/members/JSH2026900002/ledger").status_code == 404
+
+
+def test_a_sale_earns_points_and_the_ledger_shows_it(pos: Pos, vip: Customer) -> None:
+    response = pos.post("/consumptions", sale(vip.card_no, amount="1234.56", payment="wechat", venue="中餐厅"))
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["points"] == 1234 and body["balance"] == 1234 and body["level"] == "普卡"
+    record = Consumption.objects.get(pk=body["id"])
+    assert (record.source, record.client_key, record.order_no) == ("api", f"api:{ApiClient.objects.get().pk}", "P-1")
+    assert consistent(vip) == 1234
+    ledger = pos.get(f"/members/{vip.card_no}/ledger").json()
+    assert [(e["kind"], e["points"], e["order_no"]) for e in ledger] == [("earn", 1234, "P-1")]
+    entry = AuditLog.objects.filter(object_repr__startswith="消费").get()
+    assert entry.actor_name == "接口:前台 POS" and entry.object_id == str(record.pk)
+
+
+def test_the_same_key_and_body_write_once(pos: Pos, vip: Customer) -> None:
+    first = pos.post("/consumptions", sale(vip.card_no), key="k-1")
+    again = pos.post("/consumptions", sale(vip.card_no), key="k-1")
+    assert first.status_code == again.status_code == 201
+    assert first.json() == again.json() and again["Idempotent-Replayed"] == "true"
+    other = pos.post("/consumptions", sale(vip.card_no, amount="5.00"), key="k-1")
+    assert other.status_code == 422 and other.json()["code"] == "idempotency_key_reused"
+    assert Consumption.objects.count() == 1 and PointsEntry.objects.count() == 1
+
+
+def test_an_order_number_counts_once_even_under_a_new_key(pos: Pos, vip: Customer) -> None:
+    assert pos.post("/consumptions", sale(vip.card_no)).status_code == 201
+    again = pos.post("/consumptions", sale(vip.card_no))
+    assert again.status_code == 409 and again.json()["code"] == "duplicate_order"
+    assert Consumption.objects.count() == 1 and account(vip).balance == 1000
+
+
+def test_refunds_reverse_what_the_sale_earned(pos: Pos, vip: Customer) -> None:
+    pos.post("/consumptions", sale(vip.card_no, amount="1000.00"))
+    part = pos.post("/refunds", {"order_no": "R-1", "original_order_no": "P-1", "amount": "400.00"})
+    assert part.status_code == 201, part.content
+    assert (part.json()["points"], part.json()["balance"], part.json()["amount"]) == (-400, 600, "-400.00")
+    too_much = pos.post("/refunds", {"order_no": "R-2", "original_order_no": "P-1", "amount": "600.01"})
+    assert too_much.status_code == 422 and too_much.json()["code"] == "invalid"
+    unknown = pos.post("/refunds", {"order_no": "R-3", "original_order_no": "P-404", "amount": "1.00"})
+    assert unknown.status_code == 404 and unknown.json()["code"] == "unknown_order"
+    rest = pos.post("/refunds", {"order_no": "R-4", "original_order_no": "P-1", "amount": "600.00"})
+    assert rest.json()["balance"] == 0
+    assert consistent(vip) == 0
+
+
+def test_redemption_and_insufficient_points(pos: Pos, vip: Customer) -> None:
+    pos.post("/consumptions", sale(vip.card_no, amount="150.00"))
+    ok = pos.post("/redemptions", {"card_no": vip.card_no, "points": 100, "order_no": "X-1"})
+    assert ok.status_code == 201 and ok.json()["balance"] == 50 and ok.json()["points"] == -100
+    short = pos.post("/redemptions", {"card_no": vip.card_no, "points": 51})
+    assert short.status_code == 409 and short.json()["code"] == "insufficient_points"
+    assert "积分不足" in short.json()["message"]
+    assert consistent(vip) == 50
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"amount": "-5"}, "amount"),
+        ({"amount": "0"}, "amount"),
+        ({"amount": "100000000"}, "amount"),
+        ({"amount": "1.001"}, "amount"),
+        ({"amount": "abc"}, "amount"),
+        ({"category": "casino"}, "category"),
+        ({"order_no": ""}, "order_no"),
+        ({"occurred_at": "yesterday"}, "occurred_at"),
+    ],
+)
+def test_bad_bodies_answer_422_and_write_nothing(pos: Pos, vip: Customer, body: dict[str, Any], field: str) -> None:
+    response = pos.post("/consumptions", {**sale(vip.card_no), **body})
+    assert response.status_code == 422, response.content
+    assert response.json()["code"] == "invalid" and field in response.json()["message"]
+    assert not Consumption.objects.exists()
+
+
+def test_a_future_time_is_refused_by_the_service(pos: Pos, vip: Customer) -> None:
+    response = pos.post("/consumptions", sale(vip.card_no, occurred_at="2999-01-01T00:00:00+08:00"))
+    assert response.status_code == 422 and "晚于现在" in response.json()["message"]
+    assert not Consumption.objects.exists()
+
+
+def test_malformed_json_and_a_missing_key(pos: Pos, vip: Customer) -> None:
+    broken = pos.post("/consumptions", None, raw=b"{not json")
+    assert broken.status_code == 422 and broken.json()["code"] == "invalid"
+    keyless = pos.post("/consumptions", sale(vip.card_no), key=False)
+    assert keyless.status_code == 422 and "Idempotency-Key" in keyless.json()["message"]
+    assert not Consumption.objects.exists()
+
+
+def test_keys_and_operations(pos: Pos, vip: Customer) -> None:
+    wrong = Pos("jsh_000000000000_wrong")
+    response = wrong.get(f"/members/{vip.card_no}")
+    assert response.status_code == 401 and response.json()["code"] == "unauthorized"
+    assert Client().get(f"{BASE}/members/{vip.card_no}").status_code == 401
+    _c, key = api_client_create(actor=None, name="只读终端", operations=["member.read"])
+    reader = Pos(key)
+    assert reader.get(f"/members/{vip.card_no}").status_code == 200
+    refused = reader.post("/consumptions", sale(vip.card_no))
+    assert refused.status_code == 403 and refused.json()["code"] == "forbidden"
+    ApiClient.objects.filter(name="只读终端").update(is_active=False)
+    disabled = reader.get(f"/members/{vip.card_no}")
+    assert disabled.status_code == 403 and disabled.json()["code"] == "client_disabled"
+    assert not Consumption.objects.exists()
+
+
+def test_the_openapi_document_is_served(pos: Pos) -> None:
+    document = Client().get(f"{BASE}/openapi.json").json()
+    assert {"/api/v1/consumptions", "/api/v1/redemptions", "/api/v1/members/lookup"} <= set(document["paths"])
+    assert Client().get(f"{BASE}/docs").status_code == 200
+
+
+def test_the_documented_codes_are_the_models_codes() -> None:
+    from typing import get_args
+
+    from crm.loyalty.api import CategoryCode, PaymentCode
+    from crm.loyalty.models import Category, PaymentMethod
+
+    assert list(get_args(CategoryCode)) == list(Category.values)
+    assert list(get_args(PaymentCode)) == list(PaymentMethod.values)
