@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 
 def test_demo_is_idempotent_and_complete() -> None:
     first = load_demo()
-    assert first == {"departments": 8, "roles": 9, "users": 13, "dictionaries": 8, "chains": 2}
+    assert first == {"departments": 8, "roles": 9, "users": 13, "dictionaries": 8, "chains": 3}
     assert load_demo() == {"departments": 0, "roles": 0, "users": 0, "dictionaries": 0}
     assert User.objects.count() == len(PEOPLE) == 13
     second = User.objects.get(username="张伟(销售二组)")
