@@ -6,7 +6,8 @@ Chinese ``message``; nothing a client sends answers 500.
 
 A write takes an ``Idempotency-Key`` header and goes through ``idempotent``: the same key with the same body
 gets the first answer again and writes nothing; the same key with another body answers 422; a retry while
-the first is still being processed answers 409. Keys are kept ``CRM_API_IDEMPOTENCY_HOURS`` (at least 24).
+the first is still being processed answers 409 (on PostgreSQL; see ``idempotent``). Keys are kept
+``CRM_API_IDEMPOTENCY_HOURS`` (at least 24).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.utils.module_loading import autodiscover_modules
@@ -31,10 +32,9 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import HttpBearer
 
-from .models import ApiClient, IdempotencyKey, IdempotencyState
+from .models import ApiClient, IdempotencyKey
 
 KEY_PREFIX = "jsh_"
-STALE_IN_FLIGHT = timedelta(minutes=2)  # a request still "in flight" after this died with its worker
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -136,61 +136,65 @@ def _fingerprint(request: HttpRequest, payload: Any) -> str:
     return hashlib.sha256(f"{request.method} {request.path}\n{body}".encode()).hexdigest()
 
 
-def _claim(client: ApiClient, key: str, fingerprint: str) -> IdempotencyKey | HttpResponse:
-    """Our row for ``key``, newly made (committed at once, so that a concurrent retry sees it in flight), or
-    the answer a retry gets: the stored response, 422 for another body, 409 while in flight."""
-    try:
-        with transaction.atomic():
-            return IdempotencyKey.objects.create(client=client, key=key, request_hash=fingerprint)
-    except IntegrityError:
-        pass
-    row = IdempotencyKey.objects.filter(client=client, key=key).first()
-    if row is None:  # removed between the two statements (an expired key cleaned up): claim again
-        return _claim(client, key, fingerprint)
+def _lock_id(client: ApiClient, key: str) -> int:
+    """A signed 64-bit number for the (client, key) pair: the transaction-level advisory lock's name."""
+    digest = hashlib.blake2b(f"{client.pk}:{key}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def _replay(row: IdempotencyKey, fingerprint: str) -> HttpResponse:
+    """What a retry gets: the stored answer, byte for byte, or 422 when the key came with another body."""
     if row.request_hash != fingerprint:
         return error_response(
             422, "idempotency_key_reused", _("这个 Idempotency-Key 已用于另一个请求;每个新请求须使用新的键。")
         )
-    if row.state == IdempotencyState.DONE:
-        response = HttpResponse(row.response or "", status=row.status_code or 200, content_type="application/json")
-        response["Idempotent-Replayed"] = "true"
-        return response
-    taken = IdempotencyKey.objects.filter(
-        pk=row.pk, state=IdempotencyState.IN_FLIGHT, created_at__lt=timezone.now() - STALE_IN_FLIGHT
-    ).update(created_at=timezone.now())
-    if taken:  # the first attempt died without an answer: this one goes ahead
-        return row
+    response = HttpResponse(row.response, status=row.status_code, content_type="application/json")
+    response["Idempotent-Replayed"] = "true"
+    return response
+
+
+def _in_flight() -> HttpResponse:
     return error_response(409, "request_in_progress", _("相同 Idempotency-Key 的请求正在处理,请稍后重试。"))
 
 
 def idempotent(request: HttpRequest, key: str, payload: Any, handler: Callable[[], tuple[int, Any]]) -> HttpResponse:
     """Run ``handler`` (which writes, and returns ``(status, body)`` or raises ``ApiError``) at most once per
-    client and key. Its answer is stored in the same transaction as its writes."""
+    client and key, in one transaction with the stored answer.
+
+    On PostgreSQL the transaction first takes an advisory lock named after the client and key: a concurrent
+    request with the same key does not get it and answers 409 at once, instead of waiting. Elsewhere (SQLite, one
+    writer at a time) a concurrent duplicate finds the key taken when it stores its answer, and is answered with
+    the first request's answer, its own writes rolled back."""
     key = (key or "").strip()
     if not key or len(key) > 128:
         return error_response(422, "invalid_idempotency_key", _("Idempotency-Key 须为 1 到 128 个字符。"))
     client: ApiClient = request.auth  # type: ignore[attr-defined]
-    claimed = _claim(client, key, _fingerprint(request, payload))
-    if isinstance(claimed, HttpResponse):
-        return claimed
+    fingerprint = _fingerprint(request, payload)
     try:
         with transaction.atomic():
-            status, body = handler()
-            content = _answer(claimed, status, body)
-    except ApiError as exc:
-        status = exc.status
-        content = _answer(claimed, status, exc.body())
-    except BaseException:
-        IdempotencyKey.objects.filter(pk=claimed.pk).delete()  # nothing was written: a retry may go ahead
-        raise
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [_lock_id(client, key)])
+                    if not cursor.fetchone()[0]:
+                        return _in_flight()
+            row = IdempotencyKey.objects.filter(client=client, key=key).first()
+            if row is not None:
+                return _replay(row, fingerprint)
+            try:
+                with transaction.atomic():  # a refusal undoes whatever the handler wrote, not the answer
+                    status, body = handler()
+            except ApiError as exc:
+                status, body = exc.status, exc.body()
+            content = json.dumps(body, ensure_ascii=False, cls=DjangoJSONEncoder)
+            IdempotencyKey.objects.create(
+                client=client, key=key, request_hash=fingerprint, status_code=status, response=content
+            )
+    except IntegrityError:
+        row = IdempotencyKey.objects.filter(client=client, key=key).first()
+        if row is None:
+            raise
+        return _replay(row, fingerprint)  # stored meanwhile by a concurrent request with the same key
     return HttpResponse(content, status=status, content_type="application/json")
-
-
-def _answer(row: IdempotencyKey, status: int, body: Any) -> str:
-    """Store the answer (its exact text) with the request's key; return the text."""
-    content = json.dumps(body, ensure_ascii=False, cls=DjangoJSONEncoder)
-    IdempotencyKey.objects.filter(pk=row.pk).update(state=IdempotencyState.DONE, status_code=status, response=content)
-    return content
 
 
 def idempotency_cleanup(now: Any = None) -> int:

@@ -181,21 +181,15 @@ class ApiClient(models.Model):
         return f"{_('接口')}:{self.name}"[:64]
 
 
-class IdempotencyState(models.TextChoices):
-    IN_FLIGHT = "in_flight", _("处理中")
-    DONE = "done", _("已完成")
-
-
 class IdempotencyKey(models.Model):
-    """One write request of an API client, by its ``Idempotency-Key``: the request's fingerprint and, once
-    answered, the answer, which a retry with the same key and body receives again."""
+    """One answered write request of an API client, by its ``Idempotency-Key``: the request's fingerprint and the
+    answer, which a retry with the same key and body receives again. Stored in the request's own transaction."""
 
     client = models.ForeignKey(ApiClient, on_delete=models.CASCADE, related_name="+", db_index=False)
     key = models.CharField(max_length=128)
     request_hash = models.CharField(max_length=64)
-    state = models.CharField(max_length=10, choices=IdempotencyState.choices, default=IdempotencyState.IN_FLIGHT)
-    status_code = models.PositiveSmallIntegerField(null=True)
-    response = models.TextField(null=True)  # the answer's exact bytes (JSON), so a replay is identical
+    status_code = models.PositiveSmallIntegerField()
+    response = models.TextField()  # the answer's exact text (JSON), so that a replay is identical
     created_at = models.DateTimeField(db_default=Now())
 
     class Meta:

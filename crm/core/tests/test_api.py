@@ -5,15 +5,19 @@ from __future__ import annotations
 import io
 from datetime import timedelta
 from typing import Any
+from unittest import mock
 
+import psycopg
 import pytest
 from django.core.management import call_command
+from django.db import connection
+from django.db.models import QuerySet
 from django.test import RequestFactory
 from django.utils import timezone
 
 from crm.core import api as core_api
 from crm.core.api import ApiError, client_for_key, idempotency_cleanup, idempotent
-from crm.core.models import ApiClient, AuditLog, IdempotencyKey, IdempotencyState
+from crm.core.models import ApiClient, AuditLog, IdempotencyKey
 from crm.core.services import ApiClientRefused, api_client_create, api_client_new_key
 
 pytestmark = pytest.mark.django_db
@@ -115,24 +119,41 @@ def test_keys_belong_to_their_client(pos: tuple[ApiClient, str]) -> None:
     assert counter.calls == 2
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the advisory lock is PostgreSQL's")
 def test_a_retry_while_the_first_is_in_flight_answers_409(pos: tuple[ApiClient, str]) -> None:
     client, _key = pos
-    IdempotencyKey.objects.create(client=client, key="k-1", request_hash=core_api._fingerprint(post(client, {}), {}))
-    counter = Counter()
-    response = idempotent(post(client, {}), "k-1", {}, counter.ok)
-    assert response.status_code == 409 and b"request_in_progress" in response.content
-    assert counter.calls == 0
+    other = psycopg.connect(**connection.get_connection_params(), autocommit=True)
+    try:  # another connection is processing the same client's key: it holds the lock
+        other.execute("SELECT pg_advisory_lock(%s)", [core_api._lock_id(client, "k-1")])
+        counter = Counter()
+        response = idempotent(post(client, {}), "k-1", {}, counter.ok)
+        assert response.status_code == 409 and b"request_in_progress" in response.content
+        assert counter.calls == 0 and not IdempotencyKey.objects.exists()
+        response = idempotent(post(client, {}), "k-2", {}, counter.ok)  # another key goes ahead
+        assert response.status_code == 201
+    finally:
+        other.close()
 
 
-def test_a_request_that_died_in_flight_is_taken_over_after_a_while(pos: tuple[ApiClient, str]) -> None:
+def test_a_duplicate_stored_meanwhile_gets_the_first_answer(pos: tuple[ApiClient, str]) -> None:
+    """Without the lock (SQLite), two requests with one key can both start; the second to store its answer finds
+    the first's, rolls its own writes back, and answers with the first's."""
     client, _key = pos
-    row = IdempotencyKey.objects.create(
-        client=client, key="k-1", request_hash=core_api._fingerprint(post(client, {}), {})
-    )
-    IdempotencyKey.objects.filter(pk=row.pk).update(created_at=timezone.now() - timedelta(minutes=10))
+    first = idempotent(post(client, {"a": 1}), "k-1", {"a": 1}, Counter().ok)
     counter = Counter()
-    assert idempotent(post(client, {}), "k-1", {}, counter.ok).status_code == 201
-    assert counter.calls == 1
+    real_first = QuerySet.first
+    calls = {"n": 0}
+
+    def not_yet(qs: QuerySet) -> Any:  # the first lookup happens before the first request stored its answer
+        calls["n"] += 1
+        return None if calls["n"] == 1 and qs.model is IdempotencyKey else real_first(qs)
+
+    with mock.patch.object(QuerySet, "first", not_yet):
+        again = idempotent(post(client, {"a": 1}), "k-1", {"a": 1}, counter.ok)
+    assert counter.calls == 1  # it ran…
+    assert again.status_code == 201 and again.content == first.content  # …but answers with the first answer
+    assert again["Idempotent-Replayed"] == "true"
+    assert ApiClient.objects.filter(name__startswith="written").count() == 1  # and its own write is gone
 
 
 def test_a_refusal_is_remembered_and_its_writes_undone(pos: tuple[ApiClient, str]) -> None:
@@ -144,7 +165,7 @@ def test_a_refusal_is_remembered_and_its_writes_undone(pos: tuple[ApiClient, str
     assert first.content == again.content
     assert counter.calls == 1
     assert not ApiClient.objects.filter(name__startswith="half").exists()
-    assert IdempotencyKey.objects.get(key="k-1").state == IdempotencyState.DONE
+    assert IdempotencyKey.objects.get(key="k-1").status_code == 409
 
 
 def test_an_unexpected_failure_lets_a_retry_go_ahead(pos: tuple[ApiClient, str]) -> None:
@@ -170,8 +191,10 @@ def test_a_missing_or_absurd_key_is_refused(pos: tuple[ApiClient, str], key: str
 def test_old_keys_are_forgotten_after_the_configured_hours(pos: tuple[ApiClient, str], settings: Any) -> None:
     client, _key = pos
     settings.CRM_API_IDEMPOTENCY_HOURS = 48
-    old = IdempotencyKey.objects.create(client=client, key="old", request_hash="x")
-    recent = IdempotencyKey.objects.create(client=client, key="recent", request_hash="x")
+    old = IdempotencyKey.objects.create(client=client, key="old", request_hash="x", status_code=201, response="{}")
+    recent = IdempotencyKey.objects.create(
+        client=client, key="recent", request_hash="x", status_code=201, response="{}"
+    )
     IdempotencyKey.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(hours=49))
     IdempotencyKey.objects.filter(pk=recent.pk).update(created_at=timezone.now() - timedelta(hours=23))
     assert idempotency_cleanup() == 1
