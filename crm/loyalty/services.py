@@ -515,6 +515,8 @@ def consumption_refund(
         raise _invalid(_("要退款的消费记录不存在。"))
     if sale.refund_of_id is not None:
         raise _invalid(_("这是一条退款记录,不能再退款;请选择原消费记录。"))
+    if refund.occurred_at < sale.occurred_at:
+        raise _invalid(_("退款时间不能早于原消费时间。"))
     account = _locked_account(sale.customer)  # serialises refunds of one member: the sums below stay true
     left = selectors.refundable_amount(sale)
     if value > left:
@@ -543,7 +545,7 @@ def consumption_refund(
             kind=EntryKind.REVERSAL,
             points=reversed_now,
             refusal=_(
-                "会员「%(name)s」现有积分 %%(balance)d,不足以扣回这笔消费所得的 %%(points)d 积分,退款未登记;"
+                "会员「%(name)s」现有积分 %%(balance)d,不足以扣回这次退款应扣回的 %%(points)d 积分,退款未登记;"
                 "请先申请积分调整补足差额后再退款。"
             )
             % {"name": sale.customer.name},

@@ -352,6 +352,7 @@ def test_refund_refusals(member: Customer, buy: Buy) -> None:
     refused("invalid", call(original=Consumption(pk=987654)), "不存在")
     refused("invalid", call(source="?"), "未知的来源")
     refused("duplicate_order", call(order_no="R-9"))
+    refused("invalid", call(occurred_at=sale.occurred_at - timedelta(minutes=1)), "不能早于原消费时间")
 
 
 def test_a_refund_is_refused_when_the_earned_points_were_spent(member: Customer, buy: Buy) -> None:
@@ -361,7 +362,7 @@ def test_a_refund_is_refused_when_the_earned_points_were_spent(member: Customer,
     err = refused(
         "insufficient_points",
         lambda: services.consumption_refund(original=sale, amount="1000.00", source="manual"),
-        "现有积分 50,不足以扣回这笔消费所得的 1000 积分,退款未登记",
+        "现有积分 50,不足以扣回这次退款应扣回的 1000 积分,退款未登记",
     )
     assert err.http_status == 409 and err.detail == {"balance": 50, "points": 1000}
     # a partial refund whose reversal the balance covers still goes through
