@@ -24,7 +24,7 @@ from crm.customers.models import Customer
 
 from . import selectors, services
 from .errors import LoyaltyError
-from .models import Consumption, ConsumptionSource, PointsAccount
+from .models import Consumption, ConsumptionSource
 
 MEMBER_READ = operation("member.read", gettext_lazy("查询会员(余额、等级、积分流水)"))
 CONSUMPTION_POST = operation("consumption.post", gettext_lazy("上传消费与退款"))
@@ -142,7 +142,11 @@ def _unknown(what: str) -> ApiError:
 def _member_by_card(card_no: str) -> Customer:
     if "\x00" in card_no:
         raise _unknown(card_no.replace("\x00", ""))
-    customer = Customer.objects.filter(card_no=card_no.strip().upper()[:30]).first()
+    customer = (
+        Customer.objects.filter(card_no=card_no.strip().upper()[:30])
+        .only("id", "name", "status", "card_no", "mobile")
+        .first()
+    )
     if customer is None or not selectors.is_member(customer):
         raise _unknown(card_no)
     return customer
@@ -164,11 +168,6 @@ def _refused(exc: LoyaltyError) -> ApiError:
     message = " ".join(str(m) for m in exc.messages)
     extra = {k: v for k, v in exc.detail.items() if isinstance(v, str | int)}
     return ApiError(exc.http_status, str(exc.code), message, **extra)
-
-
-def _balance(customer: Customer) -> tuple[int, str]:
-    account = PointsAccount.objects.select_related("level").get(customer=customer)
-    return account.balance, str(account.level)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -252,16 +251,14 @@ def consumption_post(request: HttpRequest, payload: ConsumptionIn, idempotency_k
             )
         except LoyaltyError as exc:
             raise _refused(exc) from None
-        earn = selectors.earn_entry(record)
-        balance, level = _balance(customer)
         return 201, {
             "id": record.pk,
             "card_no": customer.card_no,
             "order_no": record.order_no,
             "amount": str(record.amount),
-            "points": earn.points if earn else 0,
-            "balance": balance,
-            "level": level,
+            "points": record.points_earned,
+            "balance": record.balance_after,
+            "level": str(record.level_after),
         }
 
     return idempotent(request, idempotency_key, payload.dict(), write)
@@ -293,16 +290,14 @@ def refund_post(request: HttpRequest, payload: RefundIn, idempotency_key: Idempo
             )
         except LoyaltyError as exc:
             raise _refused(exc) from None
-        reversed_points = sum(e.points for e in refund.points_entries.all())
-        balance, level = _balance(original.customer)
         return 201, {
             "id": refund.pk,
             "card_no": original.customer.card_no,
             "order_no": refund.order_no,
             "amount": str(refund.amount),
-            "points": reversed_points,
-            "balance": balance,
-            "level": level,
+            "points": -refund.points_reversed,
+            "balance": refund.balance_after,
+            "level": str(refund.level_after),
         }
 
     return idempotent(request, idempotency_key, payload.dict(), write)

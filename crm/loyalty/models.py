@@ -215,6 +215,12 @@ class Consumption(AppendOnlyModel):
     scope_owner_fields = ("customer__owner",)
     scope_department_field = "customer__department"
 
+    # Set by services.consumption_record / consumption_refund on the record they return (not stored).
+    points_earned: int
+    points_reversed: int
+    balance_after: int
+    level_after: MemberLevel
+
     class Meta:
         verbose_name = _("消费记录")
         verbose_name_plural = _("消费记录")

@@ -441,12 +441,9 @@ def consumption_record(
     )
     member = _member(customer)
     account = _locked_account(member)
-    existing = _duplicate(record.client_key, record.order_no, refund=False)
-    if existing is not None:
-        raise _duplicate_error(existing)
     ctx = _Ctx(now=timezone.now(), actor=record.operator)
     record.customer, record.created_at = member, ctx.now
-    _insert(record)
+    _insert(record)  # a recorded order number is refused by the unique constraint (one query fewer than a check)
     points = earned_for(value, account.level, ctx.rules.rounding)
     entry = None
     if points > 0:
@@ -474,6 +471,12 @@ def consumption_record(
             "points": entry.points if entry else 0,
             **({"level": [str(change.from_level), str(change.to_level)]} if change else {}),
         },
+    )
+    # What a caller reports back (the POS API) without reading it again.
+    record.points_earned, record.balance_after, record.level_after = (
+        points if entry else 0,
+        account.balance,
+        account.level,
     )
     return record
 
@@ -524,9 +527,6 @@ def consumption_refund(
             _("退款金额 %(amount)s 元超过了这笔消费尚可退的 %(left)s 元。") % {"amount": value, "left": left},
             refundable=str(left),
         )
-    existing = _duplicate(refund.client_key, refund.order_no, refund=True)
-    if existing is not None:
-        raise _duplicate_error(existing)
     ctx = _Ctx(now=timezone.now(), actor=refund.operator)
     refund.customer, refund.refund_of, refund.category, refund.venue = sale.customer, sale, sale.category, sale.venue
     refund.payment, refund.created_at = sale.payment, ctx.now
@@ -562,6 +562,7 @@ def consumption_refund(
         object_repr=_("退款 %(name)s %(amount)s 元") % {"name": sale.customer.name, "amount": value},
         changes={"amount": str(-value), "refund_of": sale.pk, "order_no": refund.order_no, "points": -reversed_now},
     )
+    refund.points_reversed, refund.balance_after, refund.level_after = reversed_now, account.balance, account.level
     return refund
 
 
