@@ -14,7 +14,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import connection, models, transaction
-from django.db.models import F
+from django.db.models import F, ProtectedError, RestrictedError
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -378,7 +378,10 @@ def undo(*, actor: Any, batch: ImportBatch, request: Any = None) -> int:
         if kind.key == "customer":
             Lead.objects.filter(customer__import_batch=batch).update(customer=None)
         n = records.count()
-        records.delete()
+        try:
+            records.delete()
+        except (ProtectedError, RestrictedError):  # another module holds records of them (consumption, points)
+            raise ImportRefused(_("这次导入的客户已有消费、积分等业务记录,不能整批撤销;请逐条处理。")) from None
         batch.status, batch.undone_at = ImportStatus.UNDONE, timezone.now()
         batch.save(update_fields=["status", "undone_at"])
         audit(

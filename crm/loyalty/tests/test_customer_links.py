@@ -1,0 +1,33 @@
+"""What the customer module does to records the loyalty module holds of its customers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from crm.core.models import ImportStatus
+from crm.customers import imports
+from crm.customers.models import Customer
+from crm.customers.tests.test_imports import xlsx
+from crm.loyalty import services
+from crm.loyalty.models import Consumption
+
+pytestmark = pytest.mark.django_db
+
+
+def test_an_import_whose_customer_has_consumption_is_not_undone(people: dict[str, Any]) -> None:
+    director = people["王建国"]
+    data = xlsx([["姓名", "手机号", "负责人"], ["卫一", "13800000031", "刘洋"], ["卫二", "13800000032", "刘洋"]])
+    kind = imports.KINDS["customer"]
+    batch = imports.commit(
+        actor=director, batch=imports.preview(actor=director, kind=kind, data=data, filename="c.xlsx")
+    )
+    customer = Customer.objects.get(name="卫一")
+    services.consumption_record(customer=customer, amount="100.00", category="dining", source="manual")
+    with pytest.raises(imports.ImportRefused, match="已有消费、积分"):
+        imports.undo(actor=director, batch=batch)
+    batch.refresh_from_db()
+    assert batch.status == ImportStatus.COMMITTED
+    assert Customer.objects.filter(import_batch=batch).count() == 2
+    assert Consumption.objects.count() == 1
