@@ -3,6 +3,7 @@ history (Handover) and audit rows, and says in a sentence why it refuses."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -293,6 +294,12 @@ MERGE_FILL = {
 }
 
 
+MergeGuard = Callable[[Party, Party], str | None]
+merge_guards: list[MergeGuard] = []
+"""What other modules say about a merge: each guard gets (keep, drop), both locked, and returns a sentence refusing
+the merge, or ``None``. This module cannot know what they hold of its records (consumption, points)."""
+
+
 @transaction.atomic
 def merge(*, actor: Any, keep: Party, drop: Party, request: Any = None) -> Party:
     """Combine two records of one person: ``keep`` takes what ``drop`` has that it lacks, and every follow-up,
@@ -314,6 +321,10 @@ def merge(*, actor: Any, keep: Party, drop: Party, request: Any = None) -> Party
             raise CustomerError(_("「%(name)s」已经合并过,不能再合并。") % {"name": obj.name})
     if kind == "lead" and LeadStatus.CONVERTED in (keep.status, drop.status) and keep.status != drop.status:
         raise CustomerError(_("已转客户的潜在客户只能与同样已转客户的记录合并;请合并对应的客户。"))
+    for guard in merge_guards:
+        refusal = guard(keep, drop)
+        if refusal:
+            raise CustomerError(refusal)
     fields = MERGE_FILL[kind]
     with audited(actor=actor, obj=keep, fields=(*fields, "hobbies") if kind == "customer" else fields) as extra:
         for name in fields:

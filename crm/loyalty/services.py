@@ -38,6 +38,7 @@ from django.utils.translation import gettext as _
 
 from crm.core.audit import audit, audited
 from crm.core.models import AuditAction
+from crm.customers import services as customer_services
 from crm.customers.models import Customer
 
 from . import selectors
@@ -881,3 +882,31 @@ def level_save(
                 _("「%(higher)s」的升级门槛必须高于「%(lower)s」的。") % {"higher": higher.name, "lower": lower.name}
             )
     return obj
+
+
+# ---------------------------------------------------------------------------------------------------
+# The customer module's merge
+# ---------------------------------------------------------------------------------------------------
+
+
+def _holds_loyalty(customer: Customer) -> bool:
+    return (
+        Consumption.objects.filter(customer=customer).exists()
+        or PointsAccount.objects.filter(customer=customer).exists()
+    )
+
+
+def _merge_guard(keep: Any, drop: Any) -> str | None:
+    """A customer with consumption or points is never merged away (its ledger is append-only and would be left
+    behind); it may be the record kept."""
+    if not isinstance(drop, Customer) or not _holds_loyalty(drop):
+        return None
+    if _holds_loyalty(keep):
+        return _("「%(a)s」和「%(b)s」都有消费或积分记录,不能合并;请联系系统管理员处理。") % {
+            "a": keep.name,
+            "b": drop.name,
+        }
+    return _("「%(name)s」已有消费或积分记录,不能作为被合并的一方;请把它选为保留的记录。") % {"name": drop.name}
+
+
+customer_services.merge_guards.append(_merge_guard)

@@ -31,3 +31,25 @@ def test_an_import_whose_customer_has_consumption_is_not_undone(people: dict[str
     assert batch.status == ImportStatus.COMMITTED
     assert Customer.objects.filter(import_batch=batch).count() == 2
     assert Consumption.objects.count() == 1
+
+
+def test_a_customer_with_points_is_kept_in_a_merge_never_merged_away(people: dict[str, Any]) -> None:
+    from crm.customers.services import CustomerError, merge
+
+    from .conftest import make_member
+
+    admin = people["管理员"]
+    rich = make_member(people["张伟"], name="蒋一", mobile="13800000041")
+    twin = make_member(people["张伟"], name="蒋一", mobile="13800000041")
+    services.consumption_record(customer=rich, amount="100.00", category="dining", source="manual")
+    with pytest.raises(CustomerError, match="不能作为被合并的一方"):
+        merge(actor=admin, keep=twin, drop=rich)
+    rich.refresh_from_db()
+    assert rich.merged_into_id is None
+    merge(actor=admin, keep=rich, drop=twin)  # the other way round is fine
+    twin.refresh_from_db()
+    assert twin.merged_into_id == rich.pk
+    other = make_member(people["张伟"], name="蒋二", mobile="13800000042")
+    services.consumption_record(customer=other, amount="50.00", category="dining", source="manual")
+    with pytest.raises(CustomerError, match="都有消费或积分记录"):
+        merge(actor=admin, keep=rich, drop=other)
