@@ -210,6 +210,17 @@ class Consumption(AppendOnlyModel):
         db_index=False,
     )
     created_at = models.DateTimeField(_("录入时间"), default=timezone.now)
+    import_batch = models.ForeignKey(
+        "core.ImportBatch",
+        verbose_name=_("导入批次"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,  # a partial index below: most records are not imported
+        editable=False,
+        help_text=_("导入的消费,以及撤销导入时冲销它们的退款。"),
+    )
 
     objects = ConsumptionQuerySet.as_manager()
     scope_owner_fields = ("customer__owner",)
@@ -247,10 +258,14 @@ class Consumption(AppendOnlyModel):
             # (owner, …) and (department, …) indexes lead
             models.Index(fields=["-occurred_at", "-id"], name="consumption_time_idx"),
             models.Index(fields=["refund_of"], name="consumption_refund_idx", condition=Q(refund_of__isnull=False)),
+            models.Index(
+                fields=["import_batch"], name="consumption_import_idx", condition=Q(import_batch__isnull=False)
+            ),
         ]
         permissions = [
             ("refund_consumption", _("登记退款")),
             ("export_consumption", _("导出消费记录")),
+            ("import_consumption", _("导入消费记录")),
         ]
 
     def __str__(self) -> str:
