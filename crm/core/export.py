@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable, Sequence
+from decimal import Decimal
 from typing import Any
 
 import xlsxwriter
@@ -24,8 +25,8 @@ def write_xlsx(title: str, columns: Sequence[Column], rows: Iterable[Any], *, un
     for n, obj in enumerate(rows, start=1):
         for c, col in enumerate(columns):
             value = col.value(obj, unmasked=unmasked)
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                sheet.write_number(n, c, value)
+            if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+                sheet.write_number(n, c, value)  # amounts and points stay numbers: the club sums them
             else:
                 # Always text: mobile, ID and account numbers must never become numbers in Excel.
                 sheet.write_string(n, c, display(value))

@@ -21,6 +21,7 @@ from django.db import models
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.html import conditional_escape
 from django.utils.translation import gettext as _
 
 from .masking import mask
@@ -31,7 +32,9 @@ class Column:
     """One column of a list. ``accessor`` is an attribute path ("department.name") or a callable.
 
     ``sort`` names the model field the column sorts by (non-null, so that keyset pagination holds);
-    ``mask`` ("mobile" or "id_number") hides personal data from roles without the right to see it.
+    ``mask`` ("mobile" or "id_number") hides personal data from roles without the right to see it;
+    ``href`` gives a cell a link of its own on screen (the record's customer, its source), opened in a tab;
+    an export holds the text alone.
     """
 
     name: str
@@ -40,6 +43,7 @@ class Column:
     sort: str | None = None
     mask: str | None = None
     link: bool = False
+    href: Callable[[Any], str | None] | None = None
 
     def raw(self, obj: Any) -> Any:
         acc = self.accessor or self.name
@@ -59,6 +63,27 @@ class Column:
         if self.mask and not unmasked:
             return mask(self.mask, value)
         return value
+
+    def cell(self, obj: Any, *, unmasked: bool) -> Cell:
+        text = display(self.value(obj, unmasked=unmasked))
+        return Cell(text, (self.href(obj) or None) if self.href and text else None)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """A cell of a list on screen: its text (what ``{{ cell }}`` shows) and, when its column links, the address."""
+
+    text: str
+    href: str | None = None
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __html__(self) -> str:
+        return conditional_escape(self.text)  # a cell a column marked safe (a badge) stays so
+
+    def __bool__(self) -> bool:
+        return bool(self.text)
 
 
 def display(value: Any) -> str:
@@ -151,12 +176,22 @@ class Page:
 
 @dataclass
 class KeysetPaginator:
-    """Pages through ``qs`` ordered by (sort field, pk) without OFFSET: every page costs the same."""
+    """Pages through ``qs`` ordered by (sort field, pk) without OFFSET: every page costs the same.
+
+    ``keys_first`` finds the page's primary keys first, by a query that reads nothing but the sort key, the
+    key and what the filters need, and then reads those rows. It is for a list whose data scope is reached
+    through a join (a consumption through its customer's owner): no index can lead with the scope and end
+    with the sort key, and asked for whole rows the planners misjudge the two ways there are — PostgreSQL
+    walks the time index reading row after row of other people's customers (130 ms for a rep with 0.1 % of a
+    million consumptions), SQLite reads and sorts every row of a large scope (300 ms at 20 %). Asked for keys
+    alone, both take the cheaper way, from index entries only (1–5 ms, and 40 ms on SQLite at 20 %).
+    """
 
     qs: QuerySet
     sort_field: str
     descending: bool
     page_size: int = 20
+    keys_first: bool = False
     keys: list[str] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -195,14 +230,19 @@ class KeysetPaginator:
                 values.append(value)
         return encode_cursor(values)
 
+    def _rows(self, qs: QuerySet, reverse: bool, n: int) -> list[Any]:
+        ordering = self._ordering(reverse)
+        if not self.keys_first:
+            return list(qs.order_by(*ordering)[:n])
+        pks = list(qs.order_by(*ordering).values_list("pk", flat=True)[:n])
+        return list(self.qs.filter(pk__in=pks).order_by(*ordering)) if pks else []
+
     def page(self, *, after: str | None = None, before: str | None = None, last: bool = False) -> Page:
         size = self.page_size
         if before:
             values = decode_cursor(before, self._fields)
             if values is not None:
-                rows = list(
-                    self.qs.filter(self._after(values, reverse=True)).order_by(*self._ordering(True))[: size + 1]
-                )
+                rows = self._rows(self.qs.filter(self._after(values, reverse=True)), True, size + 1)
                 has_more = len(rows) > size
                 rows = rows[:size][::-1]
                 return Page(
@@ -213,7 +253,7 @@ class KeysetPaginator:
                     is_last=False,
                 )
         if last:
-            rows = list(self.qs.order_by(*self._ordering(True))[: size + 1])
+            rows = self._rows(self.qs, True, size + 1)
             has_more = len(rows) > size
             rows = rows[:size][::-1]
             return Page(
@@ -226,7 +266,7 @@ class KeysetPaginator:
         values = decode_cursor(after, self._fields) if after else None
         if values is not None:
             qs = qs.filter(self._after(values, reverse=False))
-        rows = list(qs.order_by(*self._ordering(False))[: size + 1])
+        rows = self._rows(qs, False, size + 1)
         has_more = len(rows) > size
         rows = rows[:size]
         return Page(

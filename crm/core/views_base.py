@@ -23,7 +23,7 @@ from django.views import View
 
 from .audit import audit
 from .export import write_xlsx
-from .lists import Column, KeysetPaginator, ListFilterForm, capped_count, display
+from .lists import Column, KeysetPaginator, ListFilterForm, capped_count
 from .masking import can_see_sensitive
 from .models import AuditAction
 
@@ -125,6 +125,7 @@ class ObjectListView(CrmView):
     export_permission: ClassVar[str | None] = None
     select_related: ClassVar[tuple[str, ...]] = ()
     template_name: ClassVar[str] = "core/list.html"
+    keys_first: ClassVar[bool] = False  # a scope reached through a join: see KeysetPaginator
 
     # -- configuration hooks ----------------------------------------------------------------------
     def get_queryset(self, action: str = "view") -> QuerySet:
@@ -175,7 +176,7 @@ class ObjectListView(CrmView):
         if request.GET.get("export") == "xlsx":
             return self.export(form)
         col, field, desc = self.current_sort()
-        paginator = KeysetPaginator(self.filtered(form), field, desc, self.page_size)
+        paginator = KeysetPaginator(self.filtered(form), field, desc, self.page_size, keys_first=self.keys_first)
         page = paginator.page(
             after=request.GET.get("after") or None,
             before=request.GET.get("before") or None,
@@ -186,7 +187,7 @@ class ObjectListView(CrmView):
         rows = [
             {
                 "obj": obj,
-                "cells": [display(c.value(obj, unmasked=unmasked)) for c in self.columns],
+                "cells": [c.cell(obj, unmasked=unmasked) for c in self.columns],
                 "url": self.detail_url(obj),
                 "title": self.row_title(obj),
             }

@@ -49,16 +49,20 @@ def walk(paginator: KeysetPaginator) -> list[int]:
     return seen
 
 
+@pytest.mark.parametrize("keys_first", [False, True])
 @pytest.mark.parametrize("descending", [True, False])
-def test_keyset_walk_visits_every_row_once_in_order(entries: list[AuditLog], descending: bool) -> None:
+def test_keyset_walk_visits_every_row_once_in_order(
+    entries: list[AuditLog], descending: bool, keys_first: bool
+) -> None:
     qs = AuditLog.objects.all()
-    paginator = KeysetPaginator(qs, "at", descending, page_size=10)
+    paginator = KeysetPaginator(qs, "at", descending, page_size=10, keys_first=keys_first)
     order = ["-at", "-id"] if descending else ["at", "id"]
     assert walk(paginator) == list(qs.order_by(*order).values_list("id", flat=True))
 
 
-def test_keyset_backwards_and_last(entries: list[AuditLog]) -> None:
-    paginator = KeysetPaginator(AuditLog.objects.all(), "at", True, page_size=10)
+@pytest.mark.parametrize("keys_first", [False, True])
+def test_keyset_backwards_and_last(entries: list[AuditLog], keys_first: bool) -> None:
+    paginator = KeysetPaginator(AuditLog.objects.all(), "at", True, page_size=10, keys_first=keys_first)
     p1 = paginator.page()
     p2 = paginator.page(after=p1.next_cursor)
     back = paginator.page(before=p2.prev_cursor)
@@ -72,12 +76,45 @@ def test_keyset_backwards_and_last(entries: list[AuditLog]) -> None:
     assert [r.pk for r in before_last.rows] == ordered[-20:-10]
 
 
+def test_keys_first_reads_the_page_by_its_keys(entries: list[AuditLog]) -> None:
+    """Two queries: the page's keys (nothing but the sort key and the key), then those rows."""
+    paginator = KeysetPaginator(AuditLog.objects.select_related("actor"), "at", True, page_size=10, keys_first=True)
+    with CaptureQueriesContext(connection) as ctx:
+        page = paginator.page()
+    keys, rows = (q["sql"] for q in ctx.captured_queries)
+    assert "object_repr" not in keys and "LIMIT 11" in keys
+    assert "object_repr" in rows and "accounts_user" in rows
+    assert [r.pk for r in page.rows] == list(AuditLog.objects.order_by("-at", "-id").values_list("id", flat=True)[:10])
+    assert KeysetPaginator(AuditLog.objects.none(), "at", True, keys_first=True).page().rows == []
+
+
 def test_garbage_cursor_starts_from_the_first_page(entries: list[AuditLog]) -> None:
     paginator = KeysetPaginator(AuditLog.objects.all(), "at", True, page_size=10)
     first = [r.pk for r in paginator.page().rows]
     for cursor in ("!!!", "e30", encode_cursor(["not a date", 1]), encode_cursor([1])):
         assert [r.pk for r in paginator.page(after=cursor).rows] == first
     assert decode_cursor("%%%", []) is None
+
+
+def test_a_column_may_link_its_cell_and_exports_the_text() -> None:
+    from decimal import Decimal
+
+    from django.utils.html import format_html
+
+    from crm.core.export import write_xlsx
+    from crm.core.lists import Column
+
+    name = Column("name", "名称", accessor=lambda o: "张<伟>", href=lambda o: "/x/1/")
+    cell = name.cell(object(), unmasked=True)
+    assert str(cell) == "张<伟>" and cell.href == "/x/1/"
+    assert cell.__html__() == "张&lt;伟&gt;"  # escaped on screen
+    badge = Column("b", "b", accessor=lambda o: format_html("<b>{}</b>", "x")).cell(object(), unmasked=True)
+    assert badge.__html__() == "<b>x</b>" and badge.href is None  # a column's own markup stays
+    assert Column("e", "e", accessor=lambda o: None, href=lambda o: "/y/").cell(object(), unmasked=True).href is None
+    amount = Column("amount", "金额", accessor=lambda o: Decimal("12.50"))
+    data, n = write_xlsx("t", [name, amount], [object()], unmasked=True)
+    assert n == 1
+    assert CalamineWorkbook.from_filelike(io.BytesIO(data)).get_sheet_by_index(0).to_python()[1] == ["张<伟>", 12.5]
 
 
 def test_capped_count(entries: list[AuditLog]) -> None:
