@@ -18,6 +18,7 @@ urlpatterns = [
     path("customers/review/", views.CustomerReviewView.as_view(), name="customer_review"),
     path("customers/review/count/", views.ReviewCountView.as_view(form_type="customer"), name="customer_review_count"),
     path("customers/<int:pk>/", views.CustomerDetailView.as_view(), name="customer_detail"),
+    path("customers/<int:pk>/tabs/<slug:key>/", views.CustomerTabView.as_view(), name="customer_tab"),
     path("merge/lead/", views.MergeView.as_view(), {"kind": "lead"}, name="merge_lead"),
     path("merge/customer/", views.MergeView.as_view(), {"kind": "customer"}, name="merge_customer"),
     path("import/<slug:kind>/", views.ImportView.as_view(), name="import"),

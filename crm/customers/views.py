@@ -45,6 +45,7 @@ from .forms import (
 from .formtypes import CUSTOMER, LEAD
 from .models import Customer, CustomerQuerySet, CustomerStatus, Lead, LeadStatus
 from .services import CustomerError
+from .tabs import profile_tabs
 
 WEEK_TITLES = {
     "new": gettext_lazy("本周新增客户"),
@@ -288,6 +289,7 @@ class PartyDetailView(CrmView):
     model: ClassVar[type[Lead] | type[Customer]]
     url_name: ClassVar[str]
     template = "customers/detail.html"
+    active_tab: str = "basic"
 
     def get_tab_key(self) -> str:
         return reverse(self.url_name, args=[self.kwargs["pk"]])
@@ -394,8 +396,11 @@ class PartyDetailView(CrmView):
 
     def show(self, obj: Any, tab: str = "", status: int = 200, **forms: Any) -> HttpResponse:
         self.title = obj.name
+        self.active_tab = tab or self.request.GET.get("tab", "") or "basic"
         context = self.context(obj, forms)
-        context["active_tab"] = tab or self.request.GET.get("tab", "") or "basic"
+        if self.active_tab not in {key for key, _label in context["tabs"]}:
+            self.active_tab = "basic"  # a tab this person may not open, or one that does not exist
+        context["active_tab"] = self.active_tab
         return self.render_page(self.template, context, status=status)
 
 
@@ -532,6 +537,7 @@ class CustomerDetailView(PartyDetailView):
 
     def context(self, obj: Any, forms: dict[str, Any]) -> dict[str, Any]:
         context = super().context(obj, forms)
+        added = profile_tabs.for_user(self.request.user)  # tabs of later apps (积分, 消费记录)
         editable = context["is_owner"] and obj.status in (CustomerStatus.FORMAL, CustomerStatus.REGISTERING)
         basic = forms.get("basic_form") or CustomerBasicForm(instance=obj, user=self.request.user, prefix="basic")
         hobby = forms.get("hobby_form") or HobbyForm(instance=obj, prefix="hobby")
@@ -570,12 +576,39 @@ class CustomerDetailView(PartyDetailView):
                     ("properties", _("房产")),
                     ("vehicles", _("车辆")),
                     ("family", _("家庭与纪念日")),
+                    *((t.key, t.label) for t in added),
                     ("followups", _("跟踪记录")),
                     ("history", _("流程信息")),
+                ],
+                "added_tabs": [
+                    {
+                        "key": t.key,
+                        "url": reverse("customers:customer_tab", args=[obj.pk, t.key]),
+                        # the tab being opened is drawn at once; the others when first shown
+                        "html": t.render(self.request, obj) if t.key == self.active_tab else None,
+                    }
+                    for t in added
                 ],
             }
         )
         return context
+
+
+class CustomerTabView(CustomerDetailView):
+    """One tab another app adds to the customer's page (``tabs.profile_tabs``), drawn when it is first shown and
+    again for its own requests (a next page). The customer is read exactly as its page reads it: out of the
+    viewer's data scope it is 404."""
+
+    http_method_names = ["get"]
+
+    def get(self, request: HttpRequest, pk: int, key: str = "") -> HttpResponse:
+        tab = profile_tabs.get(key)
+        if tab is None:
+            raise Http404
+        obj = self.get_object()
+        if not tab.allowed(request.user):
+            raise PermissionDenied(_("您没有查看「%(tab)s」的权限。") % {"tab": tab.label})
+        return HttpResponse(tab.render(request, obj))
 
 
 # ---------------------------------------------------------------------------------------------------
