@@ -28,11 +28,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
 from itertools import pairwise
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings as django_settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Sum
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -833,19 +833,18 @@ def settings_update(
     return rules
 
 
-@transaction.atomic
-def level_save(
-    *,
-    actor: Any,
-    name: str,
-    rank: Any,
-    threshold: Any,
-    multiplier: Any,
-    level: MemberLevel | None = None,
-    request: Any = None,
-) -> MemberLevel:
-    """Create a member level, or change ``level``; audited. The levels must stay a ladder: the lowest one's
-    threshold is 0, and a higher level has a higher threshold."""
+LEVEL_FIELDS = ("name", "rank", "threshold", "multiplier")
+
+
+class _Level(NamedTuple):
+    name: str
+    rank: int
+    threshold: Decimal
+    multiplier: Decimal
+
+
+def _level_fields(name: Any, rank: Any, threshold: Any, multiplier: Any) -> _Level:
+    """A level's name, rank, threshold and multiplier, checked one by one."""
     label = _text(name, 20, _("等级名称"), required=True)
     try:
         order = int(str(rank).strip())
@@ -860,20 +859,19 @@ def level_save(
         raise _invalid(_("升级门槛和积分倍率必须是数字。")) from None
     if not floor.is_finite() or not 0 <= floor < Decimal("1e12") or floor != floor.quantize(Decimal("0.01")):
         raise _invalid(_("升级门槛必须是不小于 0 的金额,精确到分。"))
+    if rate.is_finite() and rate <= 0:
+        raise _invalid(_("「%(name)s」的积分倍率必须大于 0。") % {"name": label})
     if not rate.is_finite() or not 0 <= rate <= 100 or rate != rate.quantize(Decimal("0.01")):
         raise _invalid(_("积分倍率必须在 0 到 100 之间,最多两位小数。"))
-    others = MemberLevel.objects.select_for_update()
-    if level is not None:
-        others = others.exclude(pk=level.pk)
-    if others.filter(name=label).exists():
-        raise _invalid(_("已有名为「%(name)s」的会员等级。") % {"name": label})
-    if others.filter(rank=order).exists():
-        raise _invalid(_("已有级别为 %(rank)d 的会员等级。") % {"rank": order})
-    obj = MemberLevel.objects.select_for_update().get(pk=level.pk) if level is not None else MemberLevel()
-    with audited(actor=actor, obj=obj, fields=("name", "rank", "threshold", "multiplier"), request=request):
-        obj.name, obj.rank, obj.threshold, obj.multiplier = label, order, floor, rate
-        obj.save()
-    ladder = selectors.levels()
+    cent = Decimal("0.01")
+    return _Level(label, order, floor.quantize(cent), rate.quantize(cent))
+
+
+def levels_check() -> None:
+    """The levels form a ladder: at least one, the lowest one's threshold 0, each higher one's threshold higher."""
+    ladder = list(MemberLevel.objects.order_by("rank"))
+    if not ladder:
+        raise _invalid(_("至少要保留一个会员等级。"))
     if ladder[0].threshold != 0:
         raise _invalid(_("最低的会员等级升级门槛必须是 0。"))
     for lower, higher in pairwise(ladder):
@@ -881,7 +879,122 @@ def level_save(
             raise _invalid(
                 _("「%(higher)s」的升级门槛必须高于「%(lower)s」的。") % {"higher": higher.name, "lower": lower.name}
             )
+
+
+@transaction.atomic
+def level_save(
+    *,
+    actor: Any,
+    name: str,
+    rank: Any,
+    threshold: Any,
+    multiplier: Any,
+    level: MemberLevel | None = None,
+    request: Any = None,
+    check: bool = True,
+) -> MemberLevel:
+    """Create a member level, or change ``level``; audited. The levels must stay a ladder: the lowest one's
+    threshold is 0, and a higher level has a higher threshold (``check=False`` leaves that to the caller, which
+    saves several levels and then calls ``levels_check``)."""
+    label, order, floor, rate = _level_fields(name, rank, threshold, multiplier)
+    others = MemberLevel.objects.select_for_update()
+    if level is not None:
+        others = others.exclude(pk=level.pk)
+    if others.filter(name=label).exists():
+        raise _invalid(_("已有名为「%(name)s」的会员等级。") % {"name": label})
+    if others.filter(rank=order).exists():
+        raise _invalid(_("已有级别为 %(rank)d 的会员等级。") % {"rank": order})
+    obj = MemberLevel.objects.select_for_update().filter(pk=level.pk).first() if level is not None else MemberLevel()
+    if obj is None:
+        raise _invalid(_("这个会员等级已被删除,请刷新后重试。"))
+    with audited(actor=actor, obj=obj, fields=LEVEL_FIELDS, request=request):
+        obj.name, obj.rank, obj.threshold, obj.multiplier = label, order, floor, rate
+        obj.save()
+    if check:
+        levels_check()
     return obj
+
+
+@transaction.atomic
+def level_delete(*, actor: Any, level: MemberLevel, request: Any = None, check: bool = True) -> None:
+    """Delete a member level that no member holds and no level change names (the history stays readable);
+    audited. Refused otherwise, and when the levels left would not be a ladder."""
+    pk = getattr(level, "pk", None)
+    obj = MemberLevel.objects.select_for_update().filter(pk=pk).first() if pk is not None else None
+    if obj is None:
+        raise _invalid(_("这个会员等级已被删除,请刷新后重试。"))
+    held = PointsAccount.objects.filter(level=obj).count()
+    if held:
+        raise _invalid(
+            _("「%(name)s」现有 %(n)d 位会员,不能删除;可以修改它的门槛和倍率。") % {"name": obj.name, "n": held}
+        )
+    if LevelChange.objects.filter(Q(from_level=obj) | Q(to_level=obj)).exists():
+        raise _invalid(
+            _("「%(name)s」出现在会员的等级变动记录中,不能删除;可以修改它的名称、门槛和倍率。") % {"name": obj.name}
+        )
+    audit(
+        actor=actor,
+        action=AuditAction.DELETE,
+        obj=obj,
+        request=request,
+        changes={name: [str(getattr(obj, name)), None] for name in LEVEL_FIELDS},
+    )
+    obj.delete()
+    if check:
+        levels_check()
+
+
+def _level_place_free(current: dict[int, MemberLevel], level: MemberLevel | None, name: str, rank: int) -> bool:
+    """Whether no other level holds ``name`` or ``rank`` now."""
+    own = level.pk if level is not None else None
+    return not any(lv.name == name or lv.rank == rank for pk, lv in current.items() if pk != own)
+
+
+@transaction.atomic
+def rules_update(
+    *,
+    actor: Any,
+    window_months: Any,
+    rounding: str,
+    expiry_months: Any,
+    levels: list[tuple[MemberLevel | None, dict[str, Any]]],
+    delete: list[MemberLevel] | tuple[MemberLevel, ...] = (),
+    request: Any = None,
+) -> LoyaltySettings:
+    """系统管理 › 积分规则 saved at once: the rules, then the member levels — ``delete`` removed, each of ``levels``
+    (an existing level or ``None`` for a new one, with its name, rank, threshold and multiplier) saved. The
+    ladder is checked once all are saved, so that one save may move several thresholds or renumber the ranks;
+    the first problem refuses the whole save and nothing is written."""
+    rules = settings_update(
+        actor=actor, window_months=window_months, rounding=rounding, expiry_months=expiry_months, request=request
+    )
+    current = {lv.pk: lv for lv in MemberLevel.objects.select_for_update().order_by("pk")}
+    for gone in delete:
+        level_delete(actor=actor, level=gone, request=request, check=False)
+        current.pop(gone.pk, None)
+    pending = [(level, _level_fields(**fields)) for level, fields in levels]
+    # the levels as they will be: no two with one name or one rank
+    final = {pk: (lv.name, lv.rank) for pk, lv in current.items()}
+    final.update({lv.pk: (f.name, f.rank) for lv, f in pending if lv is not None})
+    final_names = [name for name, _rank in final.values()] + [f.name for lv, f in pending if lv is None]
+    final_ranks = [rank for _name, rank in final.values()] + [f.rank for lv, f in pending if lv is None]
+    for name in final_names:
+        if final_names.count(name) > 1:
+            raise _invalid(_("已有名为「%(name)s」的会员等级。") % {"name": name})
+    for rank in final_ranks:
+        if final_ranks.count(rank) > 1:
+            raise _invalid(_("已有级别为 %(rank)d 的会员等级。") % {"rank": rank})
+    # each saved once its name and rank are free: a level moving up makes room for the one below it
+    while pending:
+        ready = [(lv, f) for lv, f in pending if _level_place_free(current, lv, f.name, f.rank)]
+        if not ready:
+            raise _invalid(_("两个会员等级不能在一次保存中互换名称或级别;请先把其中一个改成未用的名称或级别并保存。"))
+        for lv, f in ready:
+            saved = level_save(actor=actor, level=lv, request=request, check=False, **f._asdict())
+            current[saved.pk] = saved
+            pending.remove((lv, f))
+    levels_check()
+    return rules
 
 
 # ---------------------------------------------------------------------------------------------------
