@@ -16,6 +16,7 @@ def build(prefix: str) -> list[URLPattern | URLResolver]:
         path("", include("crm.core.urls")),
         path("", include("crm.workflow.urls")),
         path("", include("crm.customers.urls")),
+        path("", include("crm.loyalty.urls")),
         path("django-admin/", admin.site.urls),
         path("i18n/", include("django.conf.urls.i18n")),
     ]

@@ -52,8 +52,11 @@ def test_rep_must_change_initial_password_then_sees_only_a_reps_menu(page: Page,
         expect(menu.get_by_role("link", name=re.compile(rf"(^|\s){name}$"))).to_be_visible()
     for name in ("本周新增客户", "本周待跟踪客户", "本周已跟客户"):
         expect(menu.get_by_role("link", name=name)).to_have_count(2)  # under leads and under customers
-    # A rep's menu holds exactly these fifteen pages: no review, none of the administrator's, no 申请单查询.
-    expect(menu.get_by_role("link")).to_have_count(15)
+    expect(menu.get_by_role("button", name="会员管理")).to_be_visible()
+    for name in ("消费记录", "积分流水"):
+        expect(menu.get_by_role("link", name=name)).to_be_visible()
+    # A rep's menu holds exactly these seventeen pages: no review, none of the administrator's, no 申请单查询.
+    expect(menu.get_by_role("link")).to_have_count(17)
     for name in ("申请单查询", "潜在客户审核", "客户资料审核"):
         expect(menu.get_by_text(name)).to_have_count(0)
     for name in ADMIN_ONLY:

@@ -8,4 +8,4 @@ class LoyaltyConfig(AppConfig):
     verbose_name = _("消费与积分")
 
     def ready(self) -> None:
-        from . import demo, formtypes  # noqa: F401
+        from . import demo, formtypes, menus  # noqa: F401

@@ -19,6 +19,8 @@ from crm.accounts.tests.test_scope import oracle_reaches, record_reach
 from crm.core.models import AuditAction, AuditLog
 from crm.core.views_base import ObjectListView
 from crm.customers.models import Customer, CustomerStatus, Lead, LeadStatus
+from crm.customers.tabs import profile_tabs
+from crm.loyalty.services import consumption_record
 from crm.workflow.registry import form_types
 from crm.workflow.services import draft_save
 
@@ -58,11 +60,15 @@ def test_the_matrix_covers_every_scoped_list() -> None:
         "customers:lead_week_due",
         "customers:customer_list",
         "customers:customer_week_new",
+        "loyalty:consumption_list",
+        "loyalty:entry_list",
     } <= names
 
 
 def _grant_page_permissions(view: type[ObjectListView]) -> None:
     perms = {view.permission, view.export_permission}
+    if view.model is Customer:  # the tabs other apps add to the customer's page
+        perms |= {tab.permission for tab in profile_tabs.all()}
     for role in Role.objects.all():
         for code in filter(None, perms):
             app, codename = code.split(".", 1)
@@ -90,7 +96,9 @@ def _seed_records() -> None:
             "next_followup_on": today,
         }
         Lead.objects.create(status=LeadStatus.FOLLOWING, **common)
-        Customer.objects.create(status=CustomerStatus.FORMAL, **common)
+        customer = Customer.objects.create(status=CustomerStatus.FORMAL, **common)
+        # and a member's consumption with its ledger entry, reached through the customer
+        consumption_record(customer=customer, amount="100.00", category="dining", source="manual")
 
 
 def _exported_row_count(response: Any) -> int:
@@ -135,6 +143,12 @@ def test_scope_matrix(url_name: str, view: type[ObjectListView], viewer: str, de
         for obj in records:
             status = client.get(reverse(view.detail_url_name, args=[obj.pk])).status_code
             assert status == (200 if obj.pk in expected else 404), (viewer, obj)
+    # the customer's tabs added by other apps (积分, 消费记录) are reached through the customer's page alone
+    if url_name == "customers:customer_list":
+        for obj in records:
+            for tab in profile_tabs.all():
+                status = client.get(reverse("customers:customer_tab", args=[obj.pk, tab.key])).status_code
+                assert status == (200 if obj.pk in expected else 404), (viewer, obj, tab.key)
 
 
 @pytest.mark.django_db
