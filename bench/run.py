@@ -15,7 +15,9 @@ Environment: ``BENCH_PG_URL`` (default postgres://postgres@127.0.0.1:5432/crm_be
 follow-ups, loaded once in a few minutes) and the 【导入】 benchmark (``bench/imports.py``, section
 ``bench:imports``: 100,000 customers from an .xlsx, our import against django-import-export, in freshly
 recreated databases) with the same options (``--runs`` there counts repetitions of the import, default 5);
-``--bench audit``, ``--bench todo``, ``--bench customers`` or ``--bench imports`` runs one benchmark only.
+Last, the POS API benchmark (``bench/pos.py``, section ``bench:pos``, PostgreSQL only): sustained consumption posts
+from 8 client threads against gunicorn with 4 workers, and the 积分 tab of a member with 100,000 ledger entries.
+``--bench audit``, ``--bench todo``, ``--bench customers``, ``--bench imports`` or ``--bench pos`` runs one only.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ RUNS = 15
 SQL_RUNS = 5  # requests whose queries are captured (CaptureQueriesContext), after the timed ones
 TARGET_MS = 50.0
 SECTION = "audit"
-BENCHMARKS = ["audit", "todo", "customers", "imports"]  # run in this order by ``make bench``; ``--bench NAME`` for one
+BENCHMARKS = ["audit", "todo", "customers", "imports", "pos"]  # run in this order by ``make bench``; ``--bench NAME``
 PG_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/crm_bench")
 DATABASES = {
     "sqlite": f"sqlite:///{VAR / 'audit.sqlite3'}",
@@ -616,6 +618,10 @@ def main() -> None:
         import imports  # bench/imports.py
 
         imports.run(args.db, None if args.runs == RUNS else args.runs, args.no_doc)
+    if "pos" in benchmarks and (not args.db or "postgresql" in args.db):
+        import pos  # bench/pos.py (PostgreSQL only)
+
+        pos.run(args.no_doc)
 
 
 def run_audit(args: argparse.Namespace) -> None:
