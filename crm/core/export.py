@@ -8,6 +8,8 @@ from decimal import Decimal
 from typing import Any
 
 import xlsxwriter
+from django.utils.html import strip_tags
+from django.utils.safestring import SafeString
 
 from .lists import Column, display
 
@@ -27,6 +29,8 @@ def write_xlsx(title: str, columns: Sequence[Column], rows: Iterable[Any], *, un
             value = col.value(obj, unmasked=unmasked)
             if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
                 sheet.write_number(n, c, value)  # amounts and points stay numbers: the club sums them
+            elif isinstance(value, SafeString):  # a cell drawn as HTML on screen (a badge): its words alone
+                sheet.write_string(n, c, " ".join(strip_tags(value).split()))
             else:
                 # Always text: mobile, ID and account numbers must never become numbers in Excel.
                 sheet.write_string(n, c, display(value))

@@ -117,6 +117,21 @@ def test_a_column_may_link_its_cell_and_exports_the_text() -> None:
     assert CalamineWorkbook.from_filelike(io.BytesIO(data)).get_sheet_by_index(0).to_python()[1] == ["张<伟>", 12.5]
 
 
+def test_a_cell_drawn_as_html_exports_its_words() -> None:
+    from django.utils.html import format_html
+
+    from crm.core.export import write_xlsx
+    from crm.core.lists import Column
+
+    due = Column(
+        "due", "下次跟踪", accessor=lambda o: format_html('<span class="badge">{}</span> {}', "已逾期", "2026-11-20")
+    )
+    plain = Column("note", "备注", accessor=lambda o: "<b>原样</b>")  # text typed by a person stays as typed
+    data, _n = write_xlsx("t", [due, plain], [object()], unmasked=True)
+    row = CalamineWorkbook.from_filelike(io.BytesIO(data)).get_sheet_by_index(0).to_python()[1]
+    assert row == ["已逾期 2026-11-20", "<b>原样</b>"]
+
+
 def test_capped_count(entries: list[AuditLog]) -> None:
     assert capped_count(AuditLog.objects.all(), cap=200) == (95, False)
     assert capped_count(AuditLog.objects.all(), cap=50) == (50, True)
