@@ -1,7 +1,9 @@
-"""Forms of the loyalty module: the 积分调整 application (its page is the approval engine's)."""
+"""Forms of the loyalty module: the 积分调整 application (its page is the approval engine's), 消费录入 and
+退款, and the 积分规则 page."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -12,8 +14,8 @@ from django.utils.translation import gettext_lazy
 
 from crm.customers.models import Customer
 
-from .models import PointsAdjustment
-from .services import MAX_POINTS
+from .models import Category, LoyaltySettings, PaymentMethod, PointsAdjustment
+from .services import MAX_AMOUNT, MAX_POINTS
 
 
 class MemberField(forms.ModelChoiceField):
@@ -34,7 +36,7 @@ class MemberField(forms.ModelChoiceField):
             if found is None:
                 raise ValidationError(_("所选会员不存在,或不在您的数据权限范围内。"), code="invalid_choice")
             return found
-        text = str(value).strip()
+        text = str(value).strip().replace("\x00", "")  # PostgreSQL refuses a NUL in a query
         matches = list(queryset.filter(Q(card_no=text) | Q(mobile=text))[:2]) if text else []
         if not matches:
             raise ValidationError(
@@ -84,3 +86,167 @@ class PointsAdjustmentForm(forms.ModelForm):
         if not reason:
             raise ValidationError(_("请填写调整原因。"))
         return reason
+
+
+# ---------------------------------------------------------------------------------------------------
+# 消费录入 and 退款
+# ---------------------------------------------------------------------------------------------------
+
+MOMENT_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d"]
+
+
+def _moment_field(label: Any, *, required: bool = True) -> forms.DateTimeField:
+    return forms.DateTimeField(
+        label=label,
+        required=required,
+        input_formats=MOMENT_FORMATS,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        error_messages={
+            "required": gettext_lazy("请填写时间。"),
+            "invalid": gettext_lazy("请输入正确的日期和时间,如 2026-11-20 19:30。"),
+        },
+    )
+
+
+def _amount_field(label: Any) -> forms.DecimalField:
+    return forms.DecimalField(
+        label=label,
+        max_digits=12,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        max_value=MAX_AMOUNT,
+        error_messages={
+            "required": gettext_lazy("请填写金额。"),
+            "invalid": gettext_lazy("请输入金额,如 1280.50。"),
+            "min_value": gettext_lazy("金额必须大于 0。"),
+            "max_value": gettext_lazy("金额不能超过 10,000,000 元。"),
+            "max_digits": gettext_lazy("金额不能超过 10,000,000 元。"),
+            "max_whole_digits": gettext_lazy("金额不能超过 10,000,000 元。"),
+            "max_decimal_places": gettext_lazy("金额最多保留两位小数(精确到分)。"),
+        },
+    )
+
+
+def _choices(choices: Any) -> list[tuple[str, Any]]:
+    return [("", "---------"), *choices.choices]
+
+
+class ConsumptionForm(forms.Form):
+    """消费录入: a sale entered by hand, for a member within the user's data scope."""
+
+    customer = MemberField(
+        queryset=Customer.objects.none(),
+        label=gettext_lazy("会员"),
+        help_text=gettext_lazy("输入会员卡号或手机号。"),
+        error_messages={"required": gettext_lazy("请输入会员卡号或手机号。")},
+    )
+    occurred_at = _moment_field(gettext_lazy("消费时间"))
+    amount = _amount_field(gettext_lazy("金额(元)"))
+    category = forms.ChoiceField(
+        label=gettext_lazy("消费类别"),
+        choices=_choices(Category),
+        error_messages={
+            "required": gettext_lazy("请选择消费类别。"),
+            "invalid_choice": gettext_lazy("请从列表中选择消费类别。"),
+        },
+    )
+    venue = forms.CharField(label=gettext_lazy("消费场所"), max_length=100, required=False)
+    order_no = forms.CharField(
+        label=gettext_lazy("订单号"),
+        max_length=64,
+        required=False,
+        help_text=gettext_lazy("同一订单号只计一次。"),
+    )
+    payment = forms.ChoiceField(
+        label=gettext_lazy("支付方式"),
+        choices=_choices(PaymentMethod),
+        required=False,
+        error_messages={"invalid_choice": gettext_lazy("请从列表中选择支付方式。")},
+    )
+    note = forms.CharField(label=gettext_lazy("备注"), max_length=200, required=False)
+
+    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["customer"].queryset = Customer.objects.formal().for_user(user)  # type: ignore[attr-defined]
+
+
+class RefundForm(forms.Form):
+    """【退款】 of one sale: how much, when, the refund's own number and why."""
+
+    amount = _amount_field(gettext_lazy("退款金额(元)"))
+    occurred_at = _moment_field(gettext_lazy("退款时间"))
+    order_no = forms.CharField(label=gettext_lazy("退款单号"), max_length=64, required=False)
+    note = forms.CharField(label=gettext_lazy("退款原因"), max_length=200, required=False)
+
+
+# ---------------------------------------------------------------------------------------------------
+# 系统管理 › 积分规则
+# ---------------------------------------------------------------------------------------------------
+
+
+class RulesForm(forms.ModelForm):
+    class Meta:
+        model = LoyaltySettings
+        fields = ["window_months", "rounding", "expiry_months"]
+
+
+class LevelForm(forms.Form):
+    """One member level of the 积分规则 page. A plain form, not a model form: the levels are checked as a whole
+    by ``services.rules_update``, so that one save may renumber them."""
+
+    id = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    name = forms.CharField(
+        label=gettext_lazy("等级名称"),
+        max_length=20,
+        error_messages={"required": gettext_lazy("请填写等级名称。")},
+    )
+    rank = forms.IntegerField(
+        label=gettext_lazy("级别"),
+        min_value=0,
+        max_value=100,
+        error_messages={
+            "required": gettext_lazy("请填写级别。"),
+            "invalid": gettext_lazy("级别必须是整数。"),
+            "min_value": gettext_lazy("级别必须在 0 到 100 之间。"),
+            "max_value": gettext_lazy("级别必须在 0 到 100 之间。"),
+        },
+    )
+    threshold = forms.DecimalField(
+        label=gettext_lazy("升级门槛(元)"),
+        max_digits=14,
+        decimal_places=2,
+        min_value=0,
+        error_messages={
+            "required": gettext_lazy("请填写升级门槛。"),
+            "invalid": gettext_lazy("升级门槛必须是金额,如 50000。"),
+            "min_value": gettext_lazy("升级门槛不能小于 0。"),
+            "max_digits": gettext_lazy("升级门槛太大。"),
+            "max_whole_digits": gettext_lazy("升级门槛太大。"),
+            "max_decimal_places": gettext_lazy("升级门槛最多保留两位小数(精确到分)。"),
+        },
+    )
+    multiplier = forms.DecimalField(
+        label=gettext_lazy("积分倍率"),
+        max_digits=5,
+        decimal_places=2,
+        error_messages={
+            "required": gettext_lazy("请填写积分倍率。"),
+            "invalid": gettext_lazy("积分倍率必须是数字,如 1.5。"),
+            "max_digits": gettext_lazy("积分倍率必须在 0 到 100 之间,最多两位小数。"),
+            "max_whole_digits": gettext_lazy("积分倍率必须在 0 到 100 之间,最多两位小数。"),
+            "max_decimal_places": gettext_lazy("积分倍率必须在 0 到 100 之间,最多两位小数。"),
+        },
+    )
+
+    def clean_multiplier(self) -> Decimal:
+        rate: Decimal = self.cleaned_data["multiplier"]
+        if rate <= 0:
+            raise ValidationError(_("积分倍率必须大于 0。"))
+        if rate > 100:
+            raise ValidationError(_("积分倍率必须在 0 到 100 之间,最多两位小数。"))
+        return rate
+
+
+LevelFormSet = forms.formset_factory(
+    LevelForm, extra=1, can_delete=True, max_num=30, absolute_max=30, validate_max=True
+)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import views, views_manage
 
 app_name = "loyalty"
 
@@ -8,4 +8,22 @@ urlpatterns = [
     path("loyalty/consumptions/", views.ConsumptionListView.as_view(), name="consumption_list"),
     path("loyalty/consumptions/<int:pk>/", views.ConsumptionDetailView.as_view(), name="consumption_detail"),
     path("loyalty/points/", views.PointsEntryListView.as_view(), name="entry_list"),
+    path("loyalty/consumptions/new/", views_manage.ConsumptionCreateView.as_view(), name="consumption_create"),
+    path(
+        "loyalty/consumptions/<int:pk>/refund/",
+        views_manage.ConsumptionRefundView.as_view(),
+        name="consumption_refund",
+    ),
+    path("loyalty/consumptions/import/", views_manage.ConsumptionImportView.as_view(), name="consumption_import"),
+    path(
+        "loyalty/consumptions/import/template/",
+        views_manage.ConsumptionImportTemplateView.as_view(),
+        name="consumption_import_template",
+    ),
+    path(
+        "loyalty/consumptions/import/<int:pk>/problems/",
+        views_manage.ConsumptionImportProblemsView.as_view(),
+        name="consumption_import_problems",
+    ),
+    path("loyalty/rules/", views_manage.RulesView.as_view(), name="rules"),
 ]

@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from crm.core.lists import Column, KeysetPaginator, capped_count
-from crm.core.views_base import CrmView, ObjectListView
+from crm.core.views_base import Button, CrmView, ObjectListView
 from crm.customers.models import Customer
 
 from . import selectors
@@ -89,6 +89,22 @@ class ConsumptionListView(ObjectListView):
     filter_form_class = ConsumptionFilterForm
     default_sort = "-occurred_at"
     detail_url_name = "loyalty:consumption_detail"
+    toolbar = [
+        Button(
+            gettext_lazy("新增"),
+            "loyalty:consumption_create",
+            "loyalty.add_consumption",
+            "bi-plus-lg",
+            gettext_lazy("消费录入"),
+        ),
+        Button(
+            gettext_lazy("导入"),
+            "loyalty:consumption_import",
+            "loyalty.import_consumption",
+            "bi-upload",
+            gettext_lazy("导入消费记录"),
+        ),
+    ]
     select_related = ("customer", "operator", "refund_of")
     keys_first = True  # the scope is the customer's: see KeysetPaginator
     columns = [
