@@ -365,6 +365,11 @@ def test_undo_is_refused_once_points_were_spent_or_a_sale_refunded(people: dict[
     # only the importer (or a superuser) undoes
     with pytest.raises(imports.ImportRefused, match="只有导入人可以撤销"):
         imports.undo(actor=people["刘洋"], batch=batch)
+    # a batch of another kind of import is none of this one's
+    leads = ImportBatch.objects.create(kind="lead", filename="l.xlsx", created_by=zhang, status=ImportStatus.COMMITTED)
+    for step in (imports.commit, imports.undo):
+        with pytest.raises(imports.ImportRefused, match="找不到这次导入"):
+            step(actor=people["管理员"], batch=leads)
 
 
 def test_undo_takes_back_what_is_left_of_expired_points_and_puts_the_level_back(people: dict[str, Any]) -> None:
