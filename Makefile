@@ -53,8 +53,11 @@ run: setup
 	@echo "  金仕会 CRM: http://$(HOST):$(PORT)/CRM/"
 	@echo "  演示账号 (初始密码 123456, 首次登录须修改): 管理员, 赵志刚, 王建国, 李明, 张伟, 刘洋, 周丽, 杨帆,"
 	@echo "            张伟(销售二组), 陈静, 黄敏, 吴芳, 孙强"
+	@echo "  后台任务进程 (大批导入、定时任务) 随之启动, 停止服务时一起停止。"
 	@echo ""
-	DJANGO_DEBUG=1 $(PY) manage.py runserver $(HOST):$(PORT)
+	DJANGO_DEBUG=1 $(PY) manage.py db_worker --no-reload -v 0 & worker=$$!; \
+	  trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+	  DJANGO_DEBUG=1 $(PY) manage.py runserver $(HOST):$(PORT)
 
 demo: setup
 	DJANGO_DEBUG=1 $(PY) manage.py migrate --no-input -v 0

@@ -240,6 +240,21 @@ CRM_LIST_COUNT_CAP = env_int("CRM_LIST_COUNT_CAP", 10_000)
 CRM_IMPORT_MAX_BYTES = env_int("CRM_IMPORT_MAX_MB", 30) * 1_000_000
 CRM_IMPORT_MAX_UNPACKED_BYTES = 400_000_000
 CRM_IMPORT_MAX_ROWS = env_int("CRM_IMPORT_MAX_ROWS", 200_000)
+# A commit or undo of more rows than this runs as a background task (``manage.py db_worker``) with progress.
+CRM_IMPORT_BACKGROUND_ROWS = env_int("CRM_IMPORT_BACKGROUND_ROWS", 5_000)
+# Where a background import writes its progress for the pages: a cache every web and task process can read.
+CRM_PROGRESS_CACHE = "progress"
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "progress": (
+        {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "progress"}
+        if TESTING
+        else {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": env("CRM_PROGRESS_DIR") or str(BASE_DIR / "var" / "progress"),
+        }
+    ),
+}
 # Member card numbers: {year} is the year of approval, {seq} a sequence that never repeats.
 CRM_CARD_NUMBER_PATTERN = env("CRM_CARD_NUMBER_PATTERN", "JSH{year}{seq:06d}")
 # The integration API: how long a write's Idempotency-Key is remembered (at least 24 hours).

@@ -24,5 +24,6 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         autodiscover_modules("menus")
+        autodiscover_modules("imports")  # each app registers what it imports (crm.core.imports.register)
         # Once per migrate run: the signal is sent for every app; this app's is enough.
         post_migrate.connect(analyze_sqlite, sender=self, dispatch_uid="crm.core.analyze_sqlite")

@@ -5,25 +5,37 @@ header and totals below the data; header names may carry spaces, TABs, U+3000 an
 numbers typed into Excel come back as floats. Everything that is wrong with a file is a ``ImportFileError``
 with a sentence for the person, never an exception from a library.
 
-A domain app describes its columns (``ImportColumn``), validates rows and writes them; this module does the
-reading (``read_table``) and the parts every import shares (the template, the problem report).
+A domain app describes its columns (``ImportColumn``), validates rows and writes them, and registers what it
+imports (``Importer``, ``register``); this module does the reading (``read_table``) and the parts every import
+shares (the template, the problem report, the progress of an import running in the background). One page
+(``crm.core.views_import``) serves every registered importer.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import logging
 import re
+import time
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from typing import Any
+from datetime import date, datetime, timedelta
+from typing import Any, Protocol
 
 import xlsxwriter
 from django.conf import settings
+from django.core.cache import caches
 from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from .models import ImportBatch, ImportJob
+
+logger = logging.getLogger(__name__)
 
 _SPACES = re.compile(r"[\s\u3000\ufeff]+")
 _WIDE = str.maketrans("（）［］：０１２３４５６７８９", "()[]:0123456789")
@@ -31,6 +43,10 @@ _WIDE = str.maketrans("（）［］：０１２３４５６７８９", "()[]:012
 
 class ImportFileError(ValidationError):
     """A file that cannot be imported at all; the message says why and what to do."""
+
+
+class ImportRefused(ValidationError):
+    """A batch that cannot be committed or undone now; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -259,3 +275,171 @@ def problems_xlsx(title: str, problems: Sequence[dict[str, Any]]) -> bytes:
         sheet.write_string(r, 2, ";".join(p["problems"]))
     book.close()
     return buffer.getvalue()
+
+
+# ---------------------------------------------------------------------------------------------------
+# What an app imports, and the progress of an import running in the background
+# ---------------------------------------------------------------------------------------------------
+
+
+class Progress(Protocol):
+    """Told how far an import has come: ``phase`` (a key of ``PHASES``), rows ``done`` of ``total``."""
+
+    def __call__(self, phase: str, done: int = 0, total: int = 0) -> None: ...
+
+
+def no_progress(phase: str, done: int = 0, total: int = 0) -> None:
+    """The progress of an import run in the request: nobody is watching."""
+
+
+PHASES = {
+    "queued": gettext_lazy("排队等待后台处理"),
+    "read": gettext_lazy("读取文件"),
+    "check": gettext_lazy("检查数据"),
+    "write": gettext_lazy("写入数据"),
+    "undo": gettext_lazy("撤销导入"),
+}
+
+
+_NAME = gettext_lazy("姓名")
+_UNDONE = gettext_lazy("已撤销这次导入,删除了 %(n)d 条记录。")
+
+
+@dataclass(frozen=True)
+class Importer:
+    """One kind of import, as the import page shows and runs it.
+
+    ``preview(actor=, data=, filename=)`` reads and checks a file and returns its ``ImportBatch``;
+    ``commit(actor=, batch=, request=, progress=)`` writes its good rows in one transaction;
+    ``undo(actor=, batch=, request=, progress=)`` takes a committed batch back and returns how many records it
+    took back. ``commit`` and ``undo`` raise ``ImportRefused`` with the reason when they cannot."""
+
+    key: str  # the batch's ``kind`` and the page's URL part
+    label: Any  # what is imported: 客户, 消费记录
+    permission: str
+    columns: Sequence[ImportColumn]
+    preview: Callable[..., Any]
+    commit: Callable[..., Any]
+    undo: Callable[..., int]
+    name_label: Any = _NAME  # the column naming a problem row
+    notes: Sequence[Any] = ()  # more paragraphs on the page
+    template_notes: Sequence[Any] = ()  # the 说明 sheet of the template
+    undo_confirm: Any = None  # asked before 【撤销】
+    undone: Any = _UNDONE  # the message after 【撤销】, with %(n)d records taken back
+
+    @property
+    def title(self) -> str:
+        return _("导入%(kind)s") % {"kind": self.label}
+
+
+IMPORTERS: dict[str, Importer] = {}
+
+
+def register(importer: Importer) -> Importer:
+    """Make ``importer`` known to the import page (done by each app's ``imports`` module, loaded at start)."""
+    IMPORTERS[importer.key] = importer
+    return importer
+
+
+def _progress_key(batch_id: int) -> str:
+    return f"crm:import-progress:{batch_id}"
+
+
+class ProgressReport:
+    """A background import's progress, written where the web processes can read it (the ``progress`` cache),
+    at most twice a second within a phase."""
+
+    def __init__(self, batch_id: int) -> None:
+        self.key, self.phase, self.last = _progress_key(batch_id), "", 0.0
+
+    def __call__(self, phase: str, done: int = 0, total: int = 0) -> None:
+        now = time.monotonic()
+        if phase == self.phase and now - self.last < 0.5 and done < total:
+            return
+        self.phase, self.last = phase, now
+        value = {"phase": phase, "done": done, "total": total, "at": time.time()}
+        caches[settings.CRM_PROGRESS_CACHE].set(self.key, value, 24 * 3600)
+
+    def clear(self) -> None:
+        caches[settings.CRM_PROGRESS_CACHE].delete(self.key)
+
+
+def progress_of(batch_id: int) -> dict[str, Any] | None:
+    """What ``ProgressReport`` last wrote for the batch, with its phase's words and a percentage, or ``None``."""
+    value = caches[settings.CRM_PROGRESS_CACHE].get(_progress_key(batch_id))
+    if not value:
+        return None
+    total, done = int(value.get("total") or 0), int(value.get("done") or 0)
+    return {
+        **value,
+        "label": PHASES.get(value.get("phase", ""), ""),
+        "percent": min(100, done * 100 // total) if total else None,
+    }
+
+
+# ---------------------------------------------------------------------------------------------------
+# Running a commit or an undo: in the request, or in the background for a big batch
+# ---------------------------------------------------------------------------------------------------
+
+STALE_AFTER = timedelta(minutes=10)  # a job with no progress for this long is taken as lost (its worker died)
+
+
+def in_background(batch: ImportBatch) -> bool:
+    """Whether a commit or undo of ``batch`` runs as a background task rather than in the request."""
+    return batch.total > settings.CRM_IMPORT_BACKGROUND_ROWS
+
+
+def job_stale(batch: ImportBatch, now: datetime | None = None) -> bool:
+    """A pending job that has shown no sign of life for ``STALE_AFTER``: queued that long ago and not reported
+    progress since (no worker is running, or it stopped). Its transaction wrote nothing: it may be started again."""
+    if not batch.job or batch.job_queued_at is None:
+        return False
+    now = now or timezone.now()
+    if now - batch.job_queued_at < STALE_AFTER:
+        return False
+    progress = progress_of(batch.pk)
+    return progress is None or time.time() - float(progress.get("at", 0)) > STALE_AFTER.total_seconds()
+
+
+def enqueue(*, batch: ImportBatch, job: str) -> bool:
+    """Hand ``job`` (an ``ImportJob``) for ``batch`` to the background worker; ``False`` (and nothing done) when
+    a job of the batch is already pending and alive. The task is queued once the claim is committed."""
+    from .tasks import run_import
+
+    now = timezone.now()
+    with transaction.atomic():
+        current = ImportBatch.objects.select_for_update().get(pk=batch.pk)
+        if current.job and not job_stale(current, now):
+            return False
+        ImportBatch.objects.filter(pk=batch.pk).update(job=job, job_queued_at=now, job_error="")
+        ProgressReport(batch.pk).clear()
+        transaction.on_commit(lambda: run_import.enqueue(batch.pk))
+    batch.job, batch.job_queued_at, batch.job_error = job, now, ""
+    return True
+
+
+def run_job(batch_id: int) -> dict[str, Any]:
+    """Run the pending job of a batch (the background task's body): its importer's ``commit`` or ``undo`` as the
+    person who asked for it, reporting progress. A refusal or a failure is kept on the batch for its page."""
+    batch = ImportBatch.objects.select_related("created_by").filter(pk=batch_id).first()
+    if batch is None or not batch.job:
+        return {"batch": batch_id, "ran": False}
+    job, importer = batch.job, IMPORTERS.get(batch.kind)
+    report = ProgressReport(batch.pk)
+    error, done = "", 0
+    try:
+        if importer is None:
+            raise ImportRefused(_("找不到这次导入,请重新上传文件。"))
+        if job == ImportJob.COMMIT:
+            done = importer.commit(actor=batch.created_by, batch=batch, progress=report).imported
+        else:
+            done = importer.undo(actor=batch.created_by, batch=batch, progress=report)
+    except (ImportRefused, ImportFileError) as exc:
+        error = " ".join(str(m) for m in exc.messages)
+    except Exception:
+        logger.exception("import batch %s: the background %s failed", batch_id, job)
+        error = _("后台处理时系统出错,这次操作没有写入任何数据;请稍后重试,或联系系统管理员。")
+    finally:
+        report.clear()
+    ImportBatch.objects.filter(pk=batch_id).update(job="", job_error=error[:500])
+    return {"batch": batch_id, "ran": True, "job": job, "done": done, "error": error}

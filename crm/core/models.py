@@ -113,6 +113,11 @@ class ImportStatus(models.TextChoices):
     UNDONE = "undone", _("已撤销")
 
 
+class ImportJob(models.TextChoices):
+    COMMIT = "commit", _("导入")
+    UNDO = "undo", _("撤销")
+
+
 class ImportBatch(models.Model):
     """One upload of an import: previewed, then committed in one transaction, and undoable as a whole.
 
@@ -133,6 +138,11 @@ class ImportBatch(models.Model):
     data = models.BinaryField(null=True, blank=True, editable=False)
     committed_at = models.DateTimeField(_("导入时间"), null=True, blank=True)
     undone_at = models.DateTimeField(_("撤销时间"), null=True, blank=True)
+    # A commit or undo handed to the background (``crm.core.tasks.run_import``): what, since when, and why the
+    # last one failed (empty when it did not).
+    job = models.CharField(_("后台处理"), max_length=10, choices=ImportJob.choices, blank=True, default="")
+    job_queued_at = models.DateTimeField(_("提交后台时间"), null=True, blank=True)
+    job_error = models.CharField(_("后台处理失败原因"), max_length=500, blank=True, default="")
 
     objects = ScopedManager()
     scope_owner_fields = ("created_by",)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import views, views_import
 
 app_name = "core"
 
@@ -14,4 +14,6 @@ urlpatterns = [
     path("system/api-clients/", views.ApiClientListView.as_view(), name="api_client_list"),
     path("system/api-clients/new/", views.ApiClientEditView.as_view(), name="api_client_create"),
     path("system/api-clients/<int:pk>/", views.ApiClientEditView.as_view(), name="api_client_edit"),
+    path("imports/<slug:kind>/template/", views_import.ImportTemplateView.as_view(), name="import_template"),
+    path("imports/<slug:kind>/<int:pk>/problems/", views_import.ImportProblemsView.as_view(), name="import_problems"),
 ]

@@ -22,7 +22,19 @@ from django.utils.translation import gettext_lazy
 
 from crm.accounts.models import User
 from crm.core.audit import audit
-from crm.core.imports import ImportColumn, ImportFileError, Table, as_date, as_text, read_table
+from crm.core.imports import (
+    ImportColumn,
+    Importer,
+    ImportFileError,
+    ImportRefused,
+    Progress,
+    Table,
+    as_date,
+    as_text,
+    no_progress,
+    read_table,
+    register,
+)
 from crm.core.models import AuditAction, DictItem, ImportBatch, ImportStatus
 from crm.core.textsearch import search_keys
 from crm.core.validators import normalize_mobile, validate_id_number, validate_mobile
@@ -72,6 +84,8 @@ YES = {"是", "y", "yes", "1", "true", "√", "同意"}
 NO = {"否", "n", "no", "0", "false", "×", "不同意", ""}
 YES_OR_NO = YES | NO
 CARD_RE = re.compile(r"[A-Z0-9\-]{1,30}")
+PROGRESS_EVERY = 10_000  # rows between two reports of a background import's progress
+
 GENDER = {"男": "M", "女": "F", "m": "M", "f": "F", "": ""}
 TEXT_LIMITS = {"name": 50, "company": 100, "title": 50, "address": 200, "broker_name": 100, "note": 2000}
 
@@ -113,9 +127,14 @@ class Checker:
         self.text_keys = [(k, limit) for k, limit in TEXT_LIMITS.items() if k in keys]
         self.dict_keys = [k for k in DICTS if k in keys]
 
-    def check(self, table: Table) -> Checked:
+    def check(self, table: Table, progress: Progress = no_progress) -> Checked:
         out = Checked()
-        rows = [(line, self._row(values)) for line, values in table.rows]
+        rows = []
+        total = len(table.rows)
+        for i, (line, values) in enumerate(table.rows):
+            if not i % PROGRESS_EVERY:
+                progress("check", i, total)
+            rows.append((line, self._row(values)))
         taken = _existing(self.kind, [r for _l, (r, _p) in rows], self.actor)
         seen: dict[tuple[str, str], int] = {}
         for line, (row, problems) in rows:
@@ -319,11 +338,7 @@ def preview(*, actor: Any, kind: ImportKind, data: bytes, filename: str) -> Impo
     )
 
 
-class ImportRefused(ValidationError):
-    pass
-
-
-def commit(*, actor: Any, batch: ImportBatch, request: Any = None) -> ImportBatch:
+def commit(*, actor: Any, batch: ImportBatch, request: Any = None, progress: Progress = no_progress) -> ImportBatch:
     """Import the good rows of a previewed batch in one transaction. The file is checked again first: what
     changed since the preview (another import, a new customer) is caught, and skipped with its reason."""
     kind = KINDS[batch.kind]
@@ -333,12 +348,13 @@ def commit(*, actor: Any, batch: ImportBatch, request: Any = None) -> ImportBatc
             raise ImportRefused(_("只有上传文件的人可以确认这次导入。"))
         if batch.status != ImportStatus.PREVIEW:
             raise ImportRefused(_("这次导入已经是「%(s)s」,不能再确认。") % {"s": batch.get_status_display()})
+        progress("read")
         try:
             table = read_table(bytes(batch.data or b""), batch.filename, kind.columns)
         except ImportFileError as exc:
             raise ImportRefused(exc.messages) from None
-        checked = Checker(kind, actor).check(table)
-        n = _write(kind, batch, actor, checked.good)
+        checked = Checker(kind, actor).check(table, progress)
+        n = _write(kind, batch, actor, checked.good, progress)
         if connection.vendor == "sqlite" and n >= 1000:  # fresh statistics for the planner (see crm.core.apps)
             with connection.cursor() as cursor:
                 cursor.execute(f"ANALYZE {connection.ops.quote_name(kind.model._meta.db_table)}")
@@ -357,9 +373,10 @@ def commit(*, actor: Any, batch: ImportBatch, request: Any = None) -> ImportBatc
     return batch
 
 
-def undo(*, actor: Any, batch: ImportBatch, request: Any = None) -> int:
+def undo(*, actor: Any, batch: ImportBatch, request: Any = None, progress: Progress = no_progress) -> int:
     """Remove every record of a committed import, as long as none of them has been worked on since."""
     kind = KINDS[batch.kind]
+    progress("undo")
     with transaction.atomic():
         batch = ImportBatch.objects.select_for_update().get(pk=batch.pk)
         if batch.created_by_id != actor.pk and not actor.is_superuser:
@@ -453,8 +470,15 @@ def _record_rows(
         yield record
 
 
-def _write(kind: ImportKind, batch: ImportBatch, actor: Any, rows: list[tuple[int, dict[str, Any]]]) -> int:
+def _write(
+    kind: ImportKind,
+    batch: ImportBatch,
+    actor: Any,
+    rows: list[tuple[int, dict[str, Any]]],
+    progress: Progress = no_progress,
+) -> int:
     model = kind.model
+    total = len(rows)
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
     names = [f.attname for f in fields]
     template = [_default(f) for f in fields]
@@ -478,6 +502,8 @@ def _write(kind: ImportKind, batch: ImportBatch, actor: Any, rows: list[tuple[in
                             values[i] = value
                     copy.write_row(values)
                     n += 1
+                    if not n % PROGRESS_EVERY:
+                        progress("write", n, total)
         return n
     # Elsewhere (SQLite): one executemany of plain tuples, the values adapted as Django would adapt them.
     # Building model instances for bulk_create cost four times the writing itself (30 s for 100,000 rows).
@@ -499,6 +525,8 @@ def _write(kind: ImportKind, batch: ImportBatch, actor: Any, rows: list[tuple[in
             if len(chunk) == 2000:
                 cursor.executemany(sql, chunk)
                 n, chunk = n + len(chunk), []
+                if not n % PROGRESS_EVERY:
+                    progress("write", n, total)
         if chunk:
             cursor.executemany(sql, chunk)
             n += len(chunk)
@@ -520,3 +548,36 @@ def _default(f: models.Field) -> Any:
     if isinstance(f, models.CharField | models.TextField):
         return ""
     return None
+
+
+# ---------------------------------------------------------------------------------------------------
+# The import page (crm.core.views_import)
+# ---------------------------------------------------------------------------------------------------
+
+_TEMPLATE_NOTES = (
+    gettext_lazy("手机号、身份证号、会员卡号请设为文本格式,以免被 Excel 改成科学计数法。"),
+    gettext_lazy("客户来源、意向等级、客户级别等须填写「数据字典」中已有的名称。"),
+    gettext_lazy("文件可以是 .xlsx、.xls 或 .csv(UTF-8 或 GBK 编码);表头上方可以有标题行。"),
+)
+
+
+def _preview_of(kind: ImportKind) -> Any:
+    def run(*, actor: Any, data: bytes, filename: str) -> ImportBatch:
+        return preview(actor=actor, kind=kind, data=data, filename=filename)
+
+    return run
+
+
+for _kind in KINDS.values():
+    register(
+        Importer(
+            key=_kind.key,
+            label=_kind.label,
+            permission=_kind.permission,
+            columns=_kind.columns,
+            preview=_preview_of(_kind),
+            commit=commit,
+            undo=undo,
+            template_notes=_TEMPLATE_NOTES,
+        )
+    )

@@ -1,5 +1,7 @@
 from django.urls import path
 
+from crm.core.views_import import ImportView
+
 from . import views
 
 app_name = "customers"
@@ -21,7 +23,5 @@ urlpatterns = [
     path("customers/<int:pk>/tabs/<slug:key>/", views.CustomerTabView.as_view(), name="customer_tab"),
     path("merge/lead/", views.MergeView.as_view(), {"kind": "lead"}, name="merge_lead"),
     path("merge/customer/", views.MergeView.as_view(), {"kind": "customer"}, name="merge_customer"),
-    path("import/<slug:kind>/", views.ImportView.as_view(), name="import"),
-    path("import/<slug:kind>/template/", views.ImportTemplateView.as_view(), name="import_template"),
-    path("import/batch/<int:pk>/problems/", views.ImportProblemsView.as_view(), name="import_problems"),
+    path("import/<slug:kind>/", ImportView.as_view(kinds=("lead", "customer")), name="import"),
 ]

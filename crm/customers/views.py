@@ -1,9 +1,7 @@
 from __future__ import annotations
 
 from typing import Any, ClassVar, cast
-from urllib.parse import quote
 
-from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db import models
@@ -17,16 +15,14 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
 
-from crm.core.imports import ImportFileError, problems_xlsx, template_xlsx
 from crm.core.lists import Column
 from crm.core.masking import can_see_sensitive
-from crm.core.models import ImportBatch
 from crm.core.views_base import Button, CrmView, ObjectListView
 from crm.workflow import selectors as workflow_selectors
 from crm.workflow.models import Application
 from crm.workflow.views import TodoListView
 
-from . import imports, selectors, services
+from . import selectors, services
 from .forms import (
     AnniversaryFormSet,
     AssignForm,
@@ -614,117 +610,6 @@ class CustomerTabView(CustomerDetailView):
 # ---------------------------------------------------------------------------------------------------
 # 【导入】
 # ---------------------------------------------------------------------------------------------------
-
-
-class ImportView(CrmView):
-    """Upload → preview with every row's problems → 【确认导入】 in one transaction → report; 【撤销导入】."""
-
-    title = gettext_lazy("导入")
-
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-        kind = imports.KINDS.get(kwargs.get("kind", ""))
-        if kind is None:
-            raise Http404
-        self.kind = kind
-        if request.user.is_authenticated and not request.user.has_perm(kind.permission):
-            raise PermissionDenied(_("您没有导入%(kind)s的权限。") % {"kind": kind.label})
-        return super().dispatch(request, *args, **kwargs)
-
-    def get_title(self) -> Any:
-        return _("导入%(kind)s") % {"kind": self.kind.label}
-
-    def get_tab_key(self) -> str:
-        return f"import-{self.kind.key}"
-
-    def batches(self) -> QuerySet[ImportBatch]:
-        return ImportBatch.objects.filter(created_by=self.request.user.pk, kind=self.kind.key)
-
-    def get(self, request: HttpRequest, kind: str) -> HttpResponse:
-        return self.show()
-
-    def post(self, request: HttpRequest, kind: str) -> HttpResponse:
-        action = request.POST.get("_action", "")
-        try:
-            if action == "preview":
-                upload = request.FILES.get("file")
-                if upload is None:
-                    messages.error(request, _("请选择要导入的文件。"))
-                    return self.show(status=422)
-                if upload.size and upload.size > settings.CRM_IMPORT_MAX_BYTES:
-                    raise ImportFileError(
-                        _("文件太大,一次最多导入 %(limit)d MB;请分成几个文件导入。")
-                        % {"limit": settings.CRM_IMPORT_MAX_BYTES // 1_000_000}
-                    )
-                batch = imports.preview(
-                    actor=request.user, kind=self.kind, data=upload.read(), filename=upload.name or ""
-                )
-                return self.show(batch=batch)
-            batch_id = request.POST.get("batch", "")
-            found = (
-                self.batches().filter(pk=int(batch_id)).first() if batch_id.isdigit() and len(batch_id) < 12 else None
-            )
-            if found is None:
-                messages.error(request, _("找不到这次导入,请重新上传文件。"))
-                return self.show(status=404)
-            batch = found
-            if action == "commit":
-                batch = imports.commit(actor=request.user, batch=batch, request=request)
-                messages.success(
-                    request,
-                    _("已导入 %(n)d 条%(kind)s;%(s)d 行未导入。")
-                    % {"n": batch.imported, "kind": self.kind.label, "s": batch.skipped},
-                )
-            elif action == "undo":
-                n = imports.undo(actor=request.user, batch=batch, request=request)
-                messages.success(request, _("已撤销这次导入,删除了 %(n)d 条记录。") % {"n": n})
-            else:
-                messages.error(request, _("不认识的操作。"))
-                return self.show(status=400)
-        except (ImportFileError, imports.ImportRefused) as exc:
-            messages.error(request, " ".join(exc.messages))
-            return self.show(status=422)
-        response = self.show(batch=batch)
-        response["HX-Trigger"] = "crm:changed"
-        return response
-
-    def show(self, batch: ImportBatch | None = None, status: int = 200) -> HttpResponse:
-        context = {
-            "kind": self.kind,
-            "batch": batch,
-            "problems": (batch.problems[:200] if batch else []),
-            "recent": self.batches().order_by("-created_at")[:10],
-            "columns": self.kind.columns,
-        }
-        return self.render_page("customers/import.html", context, status=status)
-
-
-class ImportTemplateView(CrmView):
-    def get(self, request: HttpRequest, kind: str) -> HttpResponse:
-        k = imports.KINDS.get(kind)
-        if k is None:
-            raise Http404
-        if not request.user.has_perm(k.permission):
-            raise PermissionDenied(_("您没有导入%(kind)s的权限。") % {"kind": k.label})
-        notes = [
-            _("手机号、身份证号、会员卡号请设为文本格式,以免被 Excel 改成科学计数法。"),
-            _("客户来源、意向等级、客户级别等须填写「数据字典」中已有的名称。"),
-            _("文件可以是 .xlsx、.xls 或 .csv(UTF-8 或 GBK 编码);表头上方可以有标题行。"),
-        ]
-        data = template_xlsx(_("%(kind)s导入模板") % {"kind": k.label}, k.columns, notes)
-        return _attachment(data, _("%(kind)s导入模板.xlsx") % {"kind": k.label})
-
-
-class ImportProblemsView(CrmView):
-    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        batch = get_object_or_404(ImportBatch, pk=pk, created_by=request.user.pk)
-        data = problems_xlsx(_("未导入的行"), batch.problems)
-        return _attachment(data, _("未导入的行_%(file)s.xlsx") % {"file": batch.filename.rsplit(".", 1)[0]})
-
-
-def _attachment(data: bytes, filename: str) -> HttpResponse:
-    response = HttpResponse(data, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
-    return response
 
 
 # ---------------------------------------------------------------------------------------------------

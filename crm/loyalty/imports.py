@@ -34,7 +34,6 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Max, Sum
 from django.utils import timezone, translation
@@ -42,7 +41,18 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from crm.core.audit import audit
-from crm.core.imports import ImportColumn, ImportFileError, Table, as_text, read_table
+from crm.core.imports import (
+    ImportColumn,
+    Importer,
+    ImportFileError,
+    ImportRefused,
+    Progress,
+    Table,
+    as_text,
+    no_progress,
+    read_table,
+    register,
+)
 from crm.core.models import AuditAction, ImportBatch, ImportStatus
 from crm.core.validators import normalize_mobile
 from crm.customers.models import Customer, CustomerStatus
@@ -441,10 +451,6 @@ def _recorded_orders(orders: list[str]) -> dict[str, str]:
 # ---------------------------------------------------------------------------------------------------
 
 
-class ImportRefused(ValidationError):
-    pass
-
-
 def preview(*, actor: Any, data: bytes, filename: str) -> ImportBatch:
     """Read and check the whole file; nothing is imported yet. Raises ImportFileError for a file that cannot be
     read at all."""
@@ -471,7 +477,7 @@ class Written:
     upgrades: int = 0
 
 
-def commit(*, actor: Any, batch: ImportBatch, request: Any = None) -> ImportBatch:
+def commit(*, actor: Any, batch: ImportBatch, request: Any = None, progress: Progress = no_progress) -> ImportBatch:
     """Import the good rows of a previewed batch in one transaction. The file is checked again first: what
     changed since the preview (an order recorded meanwhile, a member handed to someone else) is caught and
     skipped with its reason."""
@@ -480,11 +486,14 @@ def commit(*, actor: Any, batch: ImportBatch, request: Any = None) -> ImportBatc
         _own(actor, batch, _("只有上传文件的人可以确认这次导入。"))
         if batch.status != ImportStatus.PREVIEW:
             raise ImportRefused(_("这次导入已经是「%(s)s」,不能再确认。") % {"s": batch.get_status_display()})
+        progress("read")
         try:
             table = read_table(bytes(batch.data or b""), batch.filename, COLUMNS)
         except ImportFileError as exc:
             raise ImportRefused(exc.messages) from None
+        progress("check", 0, len(table.rows))
         checked = Checker(actor).check(table)
+        progress("write", 0, len(checked.good))
         try:
             with transaction.atomic():
                 written = _write(actor, batch, checked.good)
@@ -513,9 +522,10 @@ def commit(*, actor: Any, batch: ImportBatch, request: Any = None) -> ImportBatc
     return batch
 
 
-def undo(*, actor: Any, batch: ImportBatch, request: Any = None) -> int:
+def undo(*, actor: Any, batch: ImportBatch, request: Any = None, progress: Progress = no_progress) -> int:
     """Offset every sale of a committed import (see the module's docstring), as long as none of them has been
     refunded and none of their points spent. Returns the number of sales offset."""
+    progress("undo")
     with transaction.atomic():
         batch = ImportBatch.objects.select_for_update().get(pk=batch.pk)
         _own(actor, batch, _("只有导入人可以撤销这次导入。"), superuser_too=True)
@@ -832,3 +842,37 @@ def _restore_levels(
         moved.append(account)
     LevelChange.objects.bulk_create(restored)
     _update(PointsAccount, ["level", "level_since", "updated_at"], moved)
+
+
+# ---------------------------------------------------------------------------------------------------
+# The import page (crm.core.views_import)
+# ---------------------------------------------------------------------------------------------------
+
+register(
+    Importer(
+        key=KIND,
+        label=LABEL,
+        permission=PERMISSION,
+        columns=COLUMNS,
+        preview=preview,
+        commit=commit,
+        undo=undo,
+        name_label=gettext_lazy("会员"),
+        notes=(
+            gettext_lazy(
+                "每一行按会员当时的等级计算积分并即时升级,和手工录入一样。撤销导入会为每笔消费登记一笔冲销退款并扣回所得积分;"
+                "已有退款或积分已被使用的导入不能撤销。"
+            ),
+        ),
+        template_notes=(
+            gettext_lazy("会员卡号和手机号至少填写一项;只能导入您的数据权限范围内的会员。"),
+            gettext_lazy("消费类别填写:餐饮、茶酒、客房、SPA、娱乐、会籍、其他。"),
+            gettext_lazy("消费时间可以是日期或日期加时间(如 2026-11-20 19:30),不能晚于现在。"),
+            gettext_lazy("金额须大于 0,最多两位小数;退款请在消费记录中逐笔登记。同一订单号只计一次。"),
+            gettext_lazy("会员卡号、订单号请设为文本格式,以免被 Excel 改成科学计数法。"),
+            gettext_lazy("文件可以是 .xlsx、.xls 或 .csv(UTF-8 或 GBK 编码);表头上方可以有标题行。"),
+        ),
+        undo_confirm=gettext_lazy("撤销会为这次导入的每笔消费登记冲销退款并扣回积分,确定吗?"),
+        undone=gettext_lazy("已撤销这次导入:%(n)d 条消费已冲销,所得积分已扣回。"),
+    )
+)

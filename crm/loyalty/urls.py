@@ -1,6 +1,8 @@
 from django.urls import path
 
-from . import views, views_manage
+from crm.core.views_import import ImportView
+
+from . import imports, views, views_manage
 
 app_name = "loyalty"
 
@@ -14,16 +16,11 @@ urlpatterns = [
         views_manage.ConsumptionRefundView.as_view(),
         name="consumption_refund",
     ),
-    path("loyalty/consumptions/import/", views_manage.ConsumptionImportView.as_view(), name="consumption_import"),
     path(
-        "loyalty/consumptions/import/template/",
-        views_manage.ConsumptionImportTemplateView.as_view(),
-        name="consumption_import_template",
-    ),
-    path(
-        "loyalty/consumptions/import/<int:pk>/problems/",
-        views_manage.ConsumptionImportProblemsView.as_view(),
-        name="consumption_import_problems",
+        "loyalty/consumptions/import/",
+        ImportView.as_view(kinds=(imports.KIND,)),
+        {"kind": imports.KIND},
+        name="consumption_import",
     ),
     path("loyalty/rules/", views_manage.RulesView.as_view(), name="rules"),
 ]

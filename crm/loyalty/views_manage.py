@@ -10,11 +10,8 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
-from urllib.parse import quote
 
-from django.conf import settings
 from django.contrib import messages
-from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -22,8 +19,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from crm.core.imports import ImportFileError, problems_xlsx, template_xlsx
-from crm.core.models import ImportBatch
 from crm.core.views_base import CrmView
 
 from . import imports, selectors, services
@@ -256,109 +251,3 @@ class ConsumptionRefundView(CrmView):
             "detail_url": reverse("loyalty:consumption_detail", args=[sale.pk]),
         }
         return self.render_page("loyalty/manage_refund.html", context, status=status)
-
-
-# ---------------------------------------------------------------------------------------------------
-# 【导入】
-# ---------------------------------------------------------------------------------------------------
-
-
-class ConsumptionImportView(CrmView):
-    """Upload → preview with every row's problems → 【确认导入】 in one transaction → report; 【撤销导入】."""
-
-    permission = imports.PERMISSION
-    title = gettext_lazy("导入消费记录")
-    tab_key = "import-consumption"
-
-    def batches(self) -> QuerySet[ImportBatch]:
-        return ImportBatch.objects.filter(created_by=self.request.user.pk, kind=imports.KIND)
-
-    def get(self, request: HttpRequest) -> HttpResponse:
-        return self.show()
-
-    def post(self, request: HttpRequest) -> HttpResponse:
-        action = request.POST.get("_action", "")
-        try:
-            if action == "preview":
-                upload = request.FILES.get("file")
-                if upload is None:
-                    messages.error(request, _("请选择要导入的文件。"))
-                    return self.show(status=422)
-                if upload.size and upload.size > settings.CRM_IMPORT_MAX_BYTES:
-                    raise ImportFileError(
-                        _("文件太大,一次最多导入 %(limit)d MB;请分成几个文件导入。")
-                        % {"limit": settings.CRM_IMPORT_MAX_BYTES // 1_000_000}
-                    )
-                batch = imports.preview(actor=request.user, data=upload.read(), filename=upload.name or "")
-                return self.show(batch=batch)
-            batch_id = request.POST.get("batch", "")
-            found = (
-                self.batches().filter(pk=int(batch_id)).first() if batch_id.isdigit() and len(batch_id) < 12 else None
-            )
-            if found is None:
-                messages.error(request, _("找不到这次导入,请重新上传文件。"))
-                return self.show(status=404)
-            batch = found
-            if action == "commit":
-                batch = imports.commit(actor=request.user, batch=batch, request=request)
-                messages.success(
-                    request,
-                    _("已导入 %(n)d 条消费记录;%(s)d 行未导入。") % {"n": batch.imported, "s": batch.skipped},
-                )
-            elif action == "undo":
-                n = imports.undo(actor=request.user, batch=batch, request=request)
-                messages.success(
-                    request,
-                    _("已撤销这次导入:%(n)d 条消费已冲销,所得积分已扣回。") % {"n": n},
-                )
-            else:
-                messages.error(request, _("不认识的操作。"))
-                return self.show(status=400)
-        except (ImportFileError, imports.ImportRefused) as exc:
-            messages.error(request, " ".join(exc.messages))
-            return self.show(status=422)
-        response = self.show(batch=batch)
-        response["HX-Trigger"] = "crm:changed"
-        return response
-
-    def show(self, batch: ImportBatch | None = None, status: int = 200) -> HttpResponse:
-        context = {
-            "batch": batch,
-            "problems": (batch.problems[:200] if batch else []),
-            "recent": self.batches().order_by("-created_at")[:10],
-            "columns": imports.COLUMNS,
-        }
-        return self.render_page("loyalty/manage_import.html", context, status=status)
-
-
-class ConsumptionImportTemplateView(CrmView):
-    permission = imports.PERMISSION
-    title = gettext_lazy("导入消费记录")
-
-    def get(self, request: HttpRequest) -> HttpResponse:
-        notes = [
-            _("会员卡号和手机号至少填写一项;只能导入您的数据权限范围内的会员。"),
-            _("消费类别填写:餐饮、茶酒、客房、SPA、娱乐、会籍、其他。"),
-            _("消费时间可以是日期或日期加时间(如 2026-11-20 19:30),不能晚于现在。"),
-            _("金额须大于 0,最多两位小数;退款请在消费记录中逐笔登记。同一订单号只计一次。"),
-            _("会员卡号、订单号请设为文本格式,以免被 Excel 改成科学计数法。"),
-            _("文件可以是 .xlsx、.xls 或 .csv(UTF-8 或 GBK 编码);表头上方可以有标题行。"),
-        ]
-        data = template_xlsx(_("消费记录导入模板"), imports.COLUMNS, notes)
-        return _attachment(data, _("消费记录导入模板.xlsx"))
-
-
-class ConsumptionImportProblemsView(CrmView):
-    permission = imports.PERMISSION
-    title = gettext_lazy("导入消费记录")
-
-    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        batch = get_object_or_404(ImportBatch, pk=pk, created_by=request.user.pk, kind=imports.KIND)
-        data = problems_xlsx(_("未导入的行"), batch.problems)
-        return _attachment(data, _("未导入的行_%(file)s.xlsx") % {"file": batch.filename.rsplit(".", 1)[0]})
-
-
-def _attachment(data: bytes, filename: str) -> HttpResponse:
-    response = HttpResponse(data, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
-    return response

@@ -201,7 +201,7 @@ def test_too_many_rows_and_too_large_files(settings: Any) -> None:
 def test_the_import_pages(client_for: Any, people: dict[str, Any]) -> None:
     li = client_for("李明")
     url = reverse("customers:import", args=["customer"])
-    r = li.get(reverse("customers:import_template", args=["customer"]))
+    r = li.get(reverse("core:import_template", args=["customer"]))
     assert r.status_code == 200 and r["Content-Type"].startswith("application/vnd.openxml")
     # the template itself imports (its example row is a valid customer)
     template = read_table(r.content, "t.xlsx", imports.CUSTOMER_COLUMNS)
@@ -218,7 +218,7 @@ def test_the_import_pages(client_for: Any, people: dict[str, Any]) -> None:
     page = r.content.decode()
     assert "1 行可以导入" in page and "8 行有问题" in page and "格式不对" in page
     batch = ImportBatch.objects.get(filename="客户.xlsx")
-    r = li.get(reverse("customers:import_problems", args=[batch.pk]))
+    r = li.get(reverse("core:import_problems", args=["customer", batch.pk]))
     assert r.status_code == 200
     r = li.post(url, {"_action": "commit", "batch": batch.pk})
     assert r.status_code == 200 and "已导入 1 条客户" in r.content.decode()

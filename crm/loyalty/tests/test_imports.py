@@ -457,7 +457,7 @@ def test_the_import_pages(client_for: Any, people: dict[str, Any]) -> None:
     make_member(people["张伟"], name="王建华", card_no="JSH2026000001")
     wu = client_for("吴芳")
     url = reverse("loyalty:consumption_import")
-    r = wu.get(reverse("loyalty:consumption_import_template"))
+    r = wu.get(reverse("core:import_template", args=["consumption"]))
     assert r.status_code == 200 and r["Content-Type"].startswith("application/vnd.openxml")
     template = read_table(r.content, "t.xlsx", imports.COLUMNS)  # the template's own header is recognised
     assert template.rows[0][1]["card_no"] == "JSH2026000001"
@@ -479,7 +479,7 @@ def test_the_import_pages(client_for: Any, people: dict[str, Any]) -> None:
     page = r.content.decode()
     assert "1 行可以导入" in page and "1 行有问题" in page and "找不到会员卡号为「NOPE」的会员" in page
     batch = ImportBatch.objects.get(filename="消费.xlsx")
-    r = wu.get(reverse("loyalty:consumption_import_problems", args=[batch.pk]))
+    r = wu.get(reverse("core:import_problems", args=["consumption", batch.pk]))
     assert r.status_code == 200 and r["Content-Type"].startswith("application/vnd.openxml")
     r = wu.post(url, {"_action": "commit", "batch": batch.pk})
     assert r.status_code == 200 and "已导入 1 条消费记录;1 行未导入" in r.content.decode()
@@ -488,7 +488,7 @@ def test_the_import_pages(client_for: Any, people: dict[str, Any]) -> None:
     Role.objects.get(name="业务员").permissions.add(Permission.objects.get(codename="import_consumption"))
     zhang = client_for("张伟")
     assert zhang.post(url, {"_action": "undo", "batch": batch.pk}).status_code == 404
-    assert zhang.get(reverse("loyalty:consumption_import_problems", args=[batch.pk])).status_code == 404
+    assert zhang.get(reverse("core:import_problems", args=["consumption", batch.pk])).status_code == 404
     assert client_for("刘洋").get(url).status_code == 200
     Role.objects.get(name="业务员").permissions.remove(Permission.objects.get(codename="import_consumption"))
     assert client_for("杨帆").post(url, {"_action": "undo", "batch": batch.pk}).status_code == 403
