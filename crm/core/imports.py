@@ -297,6 +297,7 @@ PHASES = {
     "read": gettext_lazy("读取文件"),
     "check": gettext_lazy("检查数据"),
     "write": gettext_lazy("写入数据"),
+    "save": gettext_lazy("保存:最后检查关联数据并提交"),
     "undo": gettext_lazy("撤销导入"),
 }
 

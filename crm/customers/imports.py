@@ -355,6 +355,7 @@ def commit(*, actor: Any, batch: ImportBatch, request: Any = None, progress: Pro
             raise ImportRefused(exc.messages) from None
         checked = Checker(kind, actor).check(table, progress)
         n = _write(kind, batch, actor, checked.good, progress)
+        progress("save")
         if connection.vendor == "sqlite" and n >= 1000:  # fresh statistics for the planner (see crm.core.apps)
             with connection.cursor() as cursor:
                 cursor.execute(f"ANALYZE {connection.ops.quote_name(kind.model._meta.db_table)}")
@@ -479,6 +480,7 @@ def _write(
 ) -> int:
     model = kind.model
     total = len(rows)
+    progress("write", 0, total)
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
     names = [f.attname for f in fields]
     template = [_default(f) for f in fields]

@@ -501,6 +501,7 @@ def commit(*, actor: Any, batch: ImportBatch, request: Any = None, progress: Pro
             if "order" not in str(exc):
                 raise
             raise ImportRefused(_("有订单号刚刚被其他人登记,请重新确认导入。")) from None
+        progress("save")
         batch.status, batch.committed_at = ImportStatus.COMMITTED, timezone.now()
         batch.total, batch.imported, batch.skipped = len(table.rows), written.rows, len(checked.problems)
         batch.problems, batch.data = checked.problems, None

@@ -182,3 +182,17 @@ def test_the_batch_page_is_the_importers_own(client_for: Any, people: dict[str, 
     assert client_for("王建国").get(url, {"batch": batch.pk}).status_code == 404
     assert li.get(url, {"batch": "x"}).status_code == 404
     assert li.get(reverse("customers:import", args=["consumption"])).status_code == 404
+
+
+def test_a_commit_reports_each_phase_in_order(client_for: Any, people: dict[str, Any]) -> None:
+    from crm.customers import imports
+
+    li = client_for("李明")
+    _url, batch = previewed(li, n=3)
+    seen: list[tuple[str, int, int]] = []
+    imports.commit(
+        actor=people["李明"], batch=batch, progress=lambda phase, done=0, total=0: seen.append((phase, done, total))
+    )
+    phases = [phase for phase, _d, _t in seen]
+    assert phases == ["read", "check", "write", "save"]
+    assert seen[1] == ("check", 0, 3) and seen[2] == ("write", 0, 3)
