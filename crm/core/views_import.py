@@ -92,6 +92,8 @@ class ImportView(CrmView):
                 return self.show(batch=batch, status=409)
             if imports.in_background(batch):
                 return self.start(batch, action)
+            if batch.job:  # a lost background job of a batch now small enough for the request
+                ImportBatch.objects.filter(pk=batch.pk).update(job="")
             if action == ImportJob.COMMIT:
                 batch = self.importer.commit(actor=request.user, batch=batch, request=request)
             else:

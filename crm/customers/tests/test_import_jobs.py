@@ -196,3 +196,18 @@ def test_a_commit_reports_each_phase_in_order(client_for: Any, people: dict[str,
     phases = [phase for phase, _d, _t in seen]
     assert phases == ["read", "check", "write", "save"]
     assert seen[1] == ("check", 0, 3) and seen[2] == ("write", 0, 3)
+
+
+def test_a_lost_job_of_a_batch_now_small_runs_in_the_request(
+    background: None, client_for: Any, people: dict[str, Any], settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    li = client_for("李明")
+    url, batch = previewed(li)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert li.post(url, {"_action": "commit", "batch": batch.pk}).status_code == 202
+    ImportBatch.objects.filter(pk=batch.pk).update(job_queued_at=timezone.now() - timedelta(minutes=30))
+    settings.CRM_IMPORT_BACKGROUND_ROWS = 5_000
+    r = li.post(url, {"_action": "commit", "batch": batch.pk})
+    assert r.status_code == 200 and "已导入 3 条客户" in r.content.decode() and "every 1s" not in r.content.decode()
+    batch.refresh_from_db()
+    assert batch.job == "" and batch.status == ImportStatus.COMMITTED
