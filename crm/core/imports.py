@@ -303,7 +303,7 @@ PHASES = {
 
 
 _NAME = gettext_lazy("姓名")
-_UNDONE = gettext_lazy("已撤销这次导入,删除了 %(n)d 条记录。")
+_UNDONE = gettext_lazy("已撤销这次导入,删除了 %(n)s 条记录。")
 
 
 @dataclass(frozen=True)
@@ -326,7 +326,7 @@ class Importer:
     notes: Sequence[Any] = ()  # more paragraphs on the page
     template_notes: Sequence[Any] = ()  # the 说明 sheet of the template
     undo_confirm: Any = None  # asked before 【撤销】
-    undone: Any = _UNDONE  # the message after 【撤销】, with %(n)d records taken back
+    undone: Any = _UNDONE  # the message after 【撤销】, with %(n)s (the count, formatted) records taken back
 
     @property
     def title(self) -> str:

@@ -132,12 +132,12 @@ class ImportView(CrmView):
 
     def done_message(self, batch: ImportBatch, action: str, undone: int | None) -> str:
         if action == ImportJob.COMMIT:
-            return _("已导入 %(n)d 条%(kind)s;%(s)d 行未导入。") % {
-                "n": batch.imported,
+            return _("已导入 %(n)s 条%(kind)s;%(s)s 行未导入。") % {
+                "n": f"{batch.imported:,}",
                 "kind": self.importer.label,
-                "s": batch.skipped,
+                "s": f"{batch.skipped:,}",
             }
-        return str(self.importer.undone) % {"n": batch.imported if undone is None else undone}
+        return str(self.importer.undone) % {"n": f"{batch.imported if undone is None else undone:,}"}
 
     def context(self, batch: ImportBatch | None) -> dict[str, Any]:
         importer = self.importer

@@ -79,6 +79,13 @@ PARTY_COLUMNS = [
 # ---------------------------------------------------------------------------------------------------
 
 
+# 【导入】 on the tracking lists and on the entry lists (where the role editor groups the import permissions)
+IMPORT_LEADS = Button(gettext_lazy("导入"), "customers:import", "customers.import_lead", "bi-upload", args=("lead",))
+IMPORT_CUSTOMERS = Button(
+    gettext_lazy("导入"), "customers:import", "customers.import_customer", "bi-upload", args=("customer",)
+)
+
+
 class LeadListView(ObjectListView):
     """〖潜在客户跟踪〗 and its weekly sub-lists: the leads in the user's data scope."""
 
@@ -92,7 +99,7 @@ class LeadListView(ObjectListView):
     detail_url_name = "customers:lead_detail"
     select_related = ("owner", "source", "intent")
     toolbar = [
-        Button(gettext_lazy("导入"), "customers:import", "customers.import_lead", "bi-upload", args=("lead",)),
+        IMPORT_LEADS,
     ]
     week: ClassVar[str] = ""
     columns = [
@@ -125,7 +132,7 @@ class CustomerListView(ObjectListView):
     detail_url_name = "customers:customer_detail"
     select_related = ("owner", "source", "level")
     toolbar = [
-        Button(gettext_lazy("导入"), "customers:import", "customers.import_customer", "bi-upload", args=("customer",)),
+        IMPORT_CUSTOMERS,
     ]
     week: ClassVar[str] = ""
     columns = [
@@ -203,6 +210,7 @@ class LeadEntryListView(ObjectListView):
         if user.has_perm("customers.register_own_lead"):
             label = _("新增(本人跟进)") if both else _("新增")
             buttons.append(Button(label, "customers:lead_create", icon="bi-plus-lg"))
+        buttons.append(IMPORT_LEADS)
         return buttons
 
 
@@ -217,7 +225,7 @@ class CustomerEntryListView(ObjectListView):
     default_sort = "-created_at"
     filter_form_class = CustomerFilterForm
     select_related = ("owner", "source", "application")
-    toolbar = [Button(gettext_lazy("新增"), "workflow:create", icon="bi-plus-lg", args=(CUSTOMER,))]
+    toolbar = [Button(gettext_lazy("新增"), "workflow:create", icon="bi-plus-lg", args=(CUSTOMER,)), IMPORT_CUSTOMERS]
     columns = [
         *PARTY_COLUMNS,
         Column("status", gettext_lazy("状态"), accessor=lambda c: _customer_status(c)),

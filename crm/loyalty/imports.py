@@ -874,6 +874,6 @@ register(
             gettext_lazy("文件可以是 .xlsx、.xls 或 .csv(UTF-8 或 GBK 编码);表头上方可以有标题行。"),
         ),
         undo_confirm=gettext_lazy("撤销会为这次导入的每笔消费登记冲销退款并扣回积分,确定吗?"),
-        undone=gettext_lazy("已撤销这次导入:%(n)d 条消费已冲销,所得积分已扣回。"),
+        undone=gettext_lazy("已撤销这次导入:%(n)s 条消费已冲销,所得积分已扣回。"),
     )
 )

@@ -211,3 +211,20 @@ def test_a_lost_job_of_a_batch_now_small_runs_in_the_request(
     assert r.status_code == 200 and "已导入 3 条客户" in r.content.decode() and "every 1s" not in r.content.decode()
     batch.refresh_from_db()
     assert batch.job == "" and batch.status == ImportStatus.COMMITTED
+
+
+def test_the_result_counts_read_with_thousands_separators(client_for: Any, people: dict[str, Any]) -> None:
+    li = client_for("李明")
+    url, batch = previewed(li)
+    ImportBatch.objects.filter(pk=batch.pk).update(status=ImportStatus.COMMITTED, imported=123_456, skipped=1_234)
+    assert "已导入 123,456 条客户;1,234 行未导入。" in poll(li, url, batch, "commit")
+
+
+def test_the_entry_lists_lead_to_the_import_for_those_allowed(client_for: Any, people: dict[str, Any]) -> None:
+    customers_import = reverse("customers:import", args=["customer"])
+    leads_import = reverse("customers:import", args=["lead"])
+    li, zhang = client_for("李明"), client_for("张伟")  # a manager imports; a rep does not
+    assert customers_import in li.get(reverse("customers:customer_entry")).content.decode()
+    assert leads_import in li.get(reverse("customers:lead_entry")).content.decode()
+    assert customers_import not in zhang.get(reverse("customers:customer_entry")).content.decode()
+    assert leads_import not in zhang.get(reverse("customers:lead_entry")).content.decode()
