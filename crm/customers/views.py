@@ -80,9 +80,21 @@ PARTY_COLUMNS = [
 
 
 # 【导入】 on the tracking lists and on the entry lists (where the role editor groups the import permissions)
-IMPORT_LEADS = Button(gettext_lazy("导入"), "customers:import", "customers.import_lead", "bi-upload", args=("lead",))
+IMPORT_LEADS = Button(
+    gettext_lazy("导入"),
+    "customers:import",
+    "customers.import_lead",
+    "bi-upload",
+    tab_title=gettext_lazy("导入潜在客户"),
+    args=("lead",),
+)
 IMPORT_CUSTOMERS = Button(
-    gettext_lazy("导入"), "customers:import", "customers.import_customer", "bi-upload", args=("customer",)
+    gettext_lazy("导入"),
+    "customers:import",
+    "customers.import_customer",
+    "bi-upload",
+    tab_title=gettext_lazy("导入客户"),
+    args=("customer",),
 )
 
 
