@@ -76,6 +76,7 @@ if TESTING:
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "crm.core.middleware.ApiErrorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "crm.core.middleware.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -229,14 +229,46 @@ def _unauthorized(request: HttpRequest, exc: Exception) -> HttpResponse:
     return error_response(401, "unauthorized", _("缺少接口密钥或密钥不正确(请求头 Authorization: Bearer <密钥>)。"))
 
 
+def _problem(error: dict[str, Any]) -> str:
+    """One validation error as a Chinese phrase (the POS shows ``message`` to the cashier)."""
+    ctx = error.get("ctx") or {}
+    kind = str(error.get("type", ""))
+    phrases: dict[str, Any] = {
+        "missing": lambda: _("必须填写"),
+        "greater_than": lambda: _("须大于 %(v)s") % {"v": ctx.get("gt")},
+        "greater_than_equal": lambda: _("须不小于 %(v)s") % {"v": ctx.get("ge")},
+        "less_than": lambda: _("须小于 %(v)s") % {"v": ctx.get("lt")},
+        "less_than_equal": lambda: _("不能大于 %(v)s") % {"v": ctx.get("le")},
+        "decimal_max_digits": lambda: _("数字太大(最多 %(n)s 位数字)") % {"n": ctx.get("max_digits")},
+        "decimal_whole_digits": lambda: _("数字太大(整数部分最多 %(n)s 位)") % {"n": ctx.get("whole_digits")},
+        "decimal_max_places": lambda: _("最多 %(n)s 位小数") % {"n": ctx.get("decimal_places")},
+        "string_too_short": lambda: _("不能为空") if ctx.get("min_length") == 1 else _("太短"),
+        "string_too_long": lambda: _("不能超过 %(n)s 个字符") % {"n": ctx.get("max_length")},
+        "string_pattern_mismatch": lambda: _("含有不允许的字符"),
+        "literal_error": lambda: _("须为以下之一:%(v)s") % {"v": ctx.get("expected")},
+        "enum": lambda: _("须为以下之一:%(v)s") % {"v": ctx.get("expected")},
+    }
+    if kind in phrases:
+        return str(phrases[kind]())
+    if kind.startswith(("decimal_", "int_", "float_")):
+        return _("不是有效的数字")
+    if kind.startswith(("datetime_", "date_")):
+        return _("不是有效的时间(例如 2026-11-20T19:30:00+08:00)")
+    if kind.startswith("string_"):
+        return _("须为文字")
+    return _("格式不对")
+
+
 @api.exception_handler(NinjaValidationError)
 def _invalid(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
     fields = []
     for error in exc.errors[:10]:
         loc = [str(p) for p in error.get("loc", ()) if p not in ("body", "payload", "query", "header", "path")]
-        fields.append({"field": ".".join(loc), "problem": str(error.get("msg", ""))[:200]})
-    names = "、".join(f["field"] for f in fields if f["field"]) or _("请求体")
-    return error_response(422, "invalid", _("请求内容不正确:%(fields)s。") % {"fields": names}, errors=fields)
+        fields.append({"field": ".".join(loc), "problem": _problem(error)})
+    if any(f["field"] == "Idempotency-Key" for f in fields):
+        return error_response(422, "invalid_idempotency_key", _("Idempotency-Key 须为 1 到 128 个字符。"))
+    parts = [f"{f['field'] or _('请求体')} {f['problem']}" for f in fields]
+    return error_response(422, "invalid", _("请求内容不正确:%(fields)s。") % {"fields": ";".join(parts)}, errors=fields)
 
 
 @api.exception_handler(HttpError)

@@ -142,23 +142,57 @@ def test_redemption_and_insufficient_points(pos: Pos, vip: Customer) -> None:
 
 
 @pytest.mark.parametrize(
-    ("body", "field"),
+    ("body", "said"),
     [
-        ({"amount": "-5"}, "amount"),
-        ({"amount": "0"}, "amount"),
-        ({"amount": "100000000"}, "amount"),
-        ({"amount": "1.001"}, "amount"),
-        ({"amount": "abc"}, "amount"),
-        ({"category": "casino"}, "category"),
-        ({"order_no": ""}, "order_no"),
-        ({"occurred_at": "yesterday"}, "occurred_at"),
+        ({"amount": "-5"}, "amount 须大于 0"),
+        ({"amount": "0"}, "amount 须大于 0"),
+        ({"amount": "100000000"}, "amount 数字太大"),
+        ({"amount": "1.001"}, "amount 最多 2 位小数"),
+        ({"amount": "abc"}, "amount 不是有效的数字"),
+        ({"category": "casino"}, "category 须为以下之一:'dining'"),
+        ({"order_no": ""}, "order_no 不能为空"),
+        ({"order_no": "x" * 65}, "order_no 不能超过 64 个字符"),
+        ({"occurred_at": "yesterday"}, "occurred_at 不是有效的时间"),
+        ({"card_no": None}, "card_no 须为文字"),
     ],
 )
-def test_bad_bodies_answer_422_and_write_nothing(pos: Pos, vip: Customer, body: dict[str, Any], field: str) -> None:
+def test_bad_bodies_answer_422_in_chinese_and_write_nothing(
+    pos: Pos, vip: Customer, body: dict[str, Any], said: str
+) -> None:
     response = pos.post("/consumptions", {**sale(vip.card_no), **body})
     assert response.status_code == 422, response.content
-    assert response.json()["code"] == "invalid" and field in response.json()["message"]
+    assert response.json()["code"] == "invalid" and said in response.json()["message"], response.json()
+    assert "Input should" not in response.content.decode()
     assert not Consumption.objects.exists()
+
+
+def test_a_missing_field_and_an_empty_body(pos: Pos, vip: Customer) -> None:
+    missing = pos.post("/consumptions", {"card_no": vip.card_no, "order_no": "P-1", "category": "dining"})
+    assert missing.status_code == 422 and "amount 必须填写" in missing.json()["message"]
+    empty = pos.post("/consumptions", None, raw=b"")
+    assert empty.status_code == 422 and empty.json()["code"] == "invalid"
+    assert not Consumption.objects.exists()
+
+
+@pytest.mark.parametrize("key", [None, "", "k" * 129])
+def test_a_missing_or_bad_idempotency_key_has_its_own_code(pos: Pos, vip: Customer, key: str | None) -> None:
+    headers = {**pos.auth, **({} if key is None else {"HTTP_IDEMPOTENCY_KEY": key})}
+    body = json.dumps(sale(vip.card_no))
+    response = pos.http.post(f"{BASE}/consumptions", body, content_type="application/json", **headers)
+    assert response.status_code == 422, response.content
+    assert response.json()["code"] == "invalid_idempotency_key"
+    assert not Consumption.objects.exists()
+
+
+def test_unknown_paths_and_methods_answer_json(pos: Pos, vip: Customer) -> None:
+    nowhere = pos.get("/nope")
+    assert nowhere.status_code == 404 and nowhere.json()["code"] == "not_found"
+    assert "/api/v1/nope" in nowhere.json()["message"]
+    wrong = pos.http.delete(f"{BASE}/members/{vip.card_no}", **pos.auth)
+    assert wrong.status_code == 405 and wrong.json()["code"] == "method_not_allowed"
+    assert "DELETE" in wrong.json()["message"] and "GET" in wrong["Allow"]
+    # the pages outside the API keep their own error pages
+    assert not Client().get("/CRM/nope/").get("Content-Type", "").startswith("application/json")
 
 
 def test_a_future_time_is_refused_by_the_service(pos: Pos, vip: Customer) -> None:
