@@ -211,14 +211,18 @@ def entries_for(user: Any, action: str = "view") -> QuerySet[PointsEntry]:
 # ---------------------------------------------------------------------------------------------------
 
 
+CENT = Decimal("0.01")
+
+
 def refunded_amount(original: Consumption) -> Decimal:
-    """How much of a sale has been refunded so far (a positive amount)."""
+    """How much of a sale has been refunded so far (a positive amount, in cents: SQLite sums decimals in floating
+    point and hands back ``1000.000000000000`` or ``0E-11``)."""
     total = Consumption.objects.filter(refund_of=original).aggregate(s=Sum("amount"))["s"]
-    return -total if total is not None else Decimal("0.00")
+    return (-total).quantize(CENT) if total is not None else Decimal("0.00")
 
 
 def refundable_amount(original: Consumption) -> Decimal:
-    return original.amount - refunded_amount(original)
+    return (original.amount - refunded_amount(original)).quantize(CENT)
 
 
 def earn_entry(consumption: Consumption) -> PointsEntry | None:

@@ -525,7 +525,8 @@ def consumption_refund(
     left = selectors.refundable_amount(sale)
     if value > left:
         raise _invalid(
-            _("退款金额 %(amount)s 元超过了这笔消费尚可退的 %(left)s 元。") % {"amount": value, "left": left},
+            _("退款金额 %(amount)s 元超过了这笔消费尚可退的 %(left)s 元。")
+            % {"amount": f"{value:,}", "left": f"{left:,}"},
             refundable=str(left),
         )
     ctx = _Ctx(now=timezone.now(), actor=refund.operator)

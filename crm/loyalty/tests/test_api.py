@@ -124,11 +124,14 @@ def test_refunds_reverse_what_the_sale_earned(pos: Pos, vip: Customer) -> None:
     assert (part.json()["points"], part.json()["balance"], part.json()["amount"]) == (-400, 600, "-400.00")
     too_much = pos.post("/refunds", {"order_no": "R-2", "original_order_no": "P-1", "amount": "600.01"})
     assert too_much.status_code == 422 and too_much.json()["code"] == "invalid"
+    assert "尚可退的 600.00 元" in too_much.json()["message"] and too_much.json()["refundable"] == "600.00"
     unknown = pos.post("/refunds", {"order_no": "R-3", "original_order_no": "P-404", "amount": "1.00"})
     assert unknown.status_code == 404 and unknown.json()["code"] == "unknown_order"
     rest = pos.post("/refunds", {"order_no": "R-4", "original_order_no": "P-1", "amount": "600.00"})
     assert rest.json()["balance"] == 0
     assert consistent(vip) == 0
+    nothing_left = pos.post("/refunds", {"order_no": "R-5", "original_order_no": "P-1", "amount": "0.01"})
+    assert "尚可退的 0.00 元" in nothing_left.json()["message"] and nothing_left.json()["refundable"] == "0.00"
 
 
 def test_redemption_and_insufficient_points(pos: Pos, vip: Customer) -> None:

@@ -396,7 +396,7 @@ def test_a_bad_refund_is_refused_with_a_sentence_and_nothing_written(
     wu = client_for("吴芳")
     url = reverse(REFUND, args=[original.pk])
     for changes, message in [
-        ({"amount": "1000.01"}, "超过了这笔消费尚可退的 1000.00 元"),
+        ({"amount": "1000.01"}, "超过了这笔消费尚可退的 1,000.00 元"),
         ({"amount": "-1"}, "金额必须大于 0"),
         ({"amount": ""}, "请填写金额"),
         ({"occurred_at": "2000-01-01T00:00"}, "退款时间不能早于原消费时间"),
