@@ -33,8 +33,9 @@ class Column:
 
     ``sort`` names the model field the column sorts by (non-null, so that keyset pagination holds);
     ``mask`` ("mobile" or "id_number") hides personal data from roles without the right to see it;
-    ``href`` gives a cell a link of its own on screen (the record's customer, its source), opened in a tab;
-    an export holds the text alone.
+    ``href`` gives a cell a link of its own on screen (the record's customer, its source), opened in a tab,
+    shown only to users holding ``href_permission`` (when given: the page the link opens asks for it); an export
+    holds the text alone.
     """
 
     name: str
@@ -44,6 +45,7 @@ class Column:
     mask: str | None = None
     link: bool = False
     href: Callable[[Any], str | None] | None = None
+    href_permission: str | None = None
 
     def raw(self, obj: Any) -> Any:
         acc = self.accessor or self.name
@@ -64,9 +66,9 @@ class Column:
             return mask(self.mask, value)
         return value
 
-    def cell(self, obj: Any, *, unmasked: bool) -> Cell:
+    def cell(self, obj: Any, *, unmasked: bool, links: bool = True) -> Cell:
         text = display(self.value(obj, unmasked=unmasked))
-        return Cell(text, (self.href(obj) or None) if self.href and text else None)
+        return Cell(text, (self.href(obj) or None) if links and self.href and text else None)
 
 
 @dataclass(frozen=True)

@@ -93,7 +93,9 @@ class CrmView(LoginRequiredMixin, View):
         if not request.user.is_authenticated:
             return self.handle_no_permission()
         if self.permission and not request.user.has_perm(self.permission):
-            raise PermissionDenied(_("您没有使用「%(title)s」的权限。") % {"title": self.title})
+            if self.title:
+                raise PermissionDenied(_("您没有使用「%(title)s」的权限。") % {"title": self.title})
+            raise PermissionDenied(_("您没有查看这一页的权限。"))
         return super().dispatch(request, *args, **kwargs)
 
     def get_title(self) -> Any:
@@ -184,10 +186,11 @@ class ObjectListView(CrmView):
         )
         count, more = capped_count(self.filtered(form))
         unmasked = can_see_sensitive(request.user)
+        links = [c.href_permission is None or request.user.has_perm(c.href_permission) for c in self.columns]
         rows = [
             {
                 "obj": obj,
-                "cells": [c.cell(obj, unmasked=unmasked) for c in self.columns],
+                "cells": [c.cell(obj, unmasked=unmasked, links=ok) for c, ok in zip(self.columns, links, strict=True)],
                 "url": self.detail_url(obj),
                 "title": self.row_title(obj),
             }

@@ -35,6 +35,9 @@ CONSUMPTION_PAGE = 20  # sales of the 消费记录 tab per page, each with its r
 # ---------------------------------------------------------------------------------------------------
 
 
+CUSTOMER_VIEW = "customers.view_customer"  # what a link to a member's profile needs
+
+
 def customer_url(customer_id: int, tab: str = "") -> str:
     url = reverse("customers:customer_detail", args=[customer_id])
     return f"{url}?{urlencode({'tab': tab})}" if tab else url
@@ -114,6 +117,7 @@ class ConsumptionListView(ObjectListView):
             gettext_lazy("客户"),
             accessor="customer.name",
             href=lambda c: customer_url(c.customer_id, "consumption"),
+            href_permission=CUSTOMER_VIEW,
         ),
         Column("card_no", gettext_lazy("会员卡号"), accessor="customer.card_no"),
         Column("mobile", gettext_lazy("手机号"), accessor="customer.mobile", mask="mobile"),
@@ -158,6 +162,7 @@ class PointsEntryListView(ObjectListView):
             gettext_lazy("客户"),
             accessor="account.customer.name",
             href=lambda e: customer_url(e.account.customer_id, "points"),
+            href_permission=CUSTOMER_VIEW,
         ),
         Column("card_no", gettext_lazy("会员卡号"), accessor="account.customer.card_no"),
         Column("kind", gettext_lazy("类型"), accessor="get_kind_display"),
@@ -171,9 +176,11 @@ class PointsEntryListView(ObjectListView):
     def get_queryset(self, action: str = "view") -> QuerySet:
         return selectors.entries_for(self.request.user, action).select_related(*self.select_related)
 
-    def detail_url(self, obj: Any) -> str:
-        # an entry is read on its member's 积分 tab
-        return customer_url(obj.account.customer_id, "points")
+    def detail_url(self, obj: Any) -> str | None:
+        # an entry is read on its member's 积分 tab; without the customer pages, on its consumption (if any)
+        if self.request.user.has_perm(CUSTOMER_VIEW):
+            return customer_url(obj.account.customer_id, "points")
+        return _entry_source_href(obj) if obj.consumption_id else None
 
     def row_title(self, obj: Any) -> str:
         return str(obj.account.customer.name)
@@ -206,14 +213,16 @@ class ConsumptionDetailView(CrmView):
             .order_by("created_at", "id")
         )
         self.title = f"{obj.customer.name} {consumption_label(obj)}"
+        profiles = request.user.has_perm(CUSTOMER_VIEW)
         context = {
             "obj": obj,
             "sale": sale,
             "refunds": refunds,
             "entries": entries,
             "refunded": -sum((r.amount for r in refunds), Decimal("0.00")),
-            "customer_url": customer_url(obj.customer_id, "consumption"),
-            "points_url": customer_url(obj.customer_id, "points"),
+            # the member's pages, for those who may open them
+            "customer_url": customer_url(obj.customer_id, "consumption") if profiles else "",
+            "points_url": customer_url(obj.customer_id, "points") if profiles else "",
             "url": self.get_tab_key(),
         }
         return self.render_page("loyalty/list_consumption_detail.html", context)

@@ -53,3 +53,26 @@ def test_a_customer_with_points_is_kept_in_a_merge_never_merged_away(people: dic
     services.consumption_record(customer=other, amount="50.00", category="dining", source="manual")
     with pytest.raises(CustomerError, match="都有消费或积分记录"):
         merge(actor=admin, keep=rich, drop=other)
+
+
+def test_the_front_desk_is_not_sent_to_customer_pages_it_cannot_open(
+    people: dict[str, Any], client_for: Any, member: Customer
+) -> None:
+    """前台收银 sees every member's consumption and points, but not the customer module's pages: the lists and the
+    consumption page show the member's name without a link there, and a 积分流水 row opens its consumption."""
+    from django.urls import reverse
+
+    sale = services.consumption_record(customer=member, amount="100.00", category="dining", source="manual")
+    profile = reverse("customers:customer_detail", args=[member.pk])
+    consumption_page = reverse("loyalty:consumption_detail", args=[sale.pk])
+    wu, zhang = client_for("吴芳"), client_for("张伟")
+    assert not people["吴芳"].has_perm("customers.view_customer")
+    for url in (reverse("loyalty:consumption_list"), reverse("loyalty:entry_list"), consumption_page):
+        page = wu.get(url).content.decode()
+        assert member.name in page and profile not in page, url
+        assert profile in zhang.get(url).content.decode(), url  # the owner may open the profile
+    assert consumption_page in wu.get(reverse("loyalty:entry_list")).content.decode()
+    # and were it opened anyway, the refusal says so in a sentence
+    refused = wu.get(profile)
+    assert refused.status_code == 403 and "您没有查看这一页的权限" in refused.content.decode()
+    assert "「」" not in refused.content.decode()
