@@ -258,21 +258,86 @@ def template_xlsx(title: str, columns: Sequence[ImportColumn], notes: Iterable[s
     return buffer.getvalue()
 
 
-def problems_xlsx(title: str, problems: Sequence[dict[str, Any]]) -> bytes:
-    """The rows that were not imported, with the reasons: a file to fix and import again."""
+MAX_CELL = 32_767  # the most characters an Excel cell holds
+
+
+def cell_text(value: Any) -> str:
+    """A cell as the person typed it and sees it in Excel, as text: a date as 2026-11-20, with its time when it
+    has one (2026-11-20 19:30); a number with Excel's 15 significant digits (no binary noise); NUL characters,
+    which a database refuses, dropped."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        if value.second or value.microsecond:
+            text = value.strftime("%Y-%m-%d %H:%M:%S")
+        elif value.hour or value.minute:
+            text = value.strftime("%Y-%m-%d %H:%M")
+        else:
+            text = value.strftime("%Y-%m-%d")
+    elif isinstance(value, date):
+        text = value.strftime("%Y-%m-%d")
+    elif isinstance(value, float):
+        text = format(value, ".15g")
+    else:
+        text = str(value)
+    return text.replace("\x00", "").strip()[:MAX_CELL]
+
+
+def original_values(values: dict[str, Any]) -> dict[str, str]:
+    """A row's cells as read (``Table.rows``), by column key, as text (``cell_text``), the empty ones left out:
+    what a problem entry keeps so that ``problems_xlsx`` can give the row back as it was."""
+    out = {}
+    for key, value in values.items():
+        text = cell_text(value)
+        if text:
+            out[key] = text
+    return out
+
+
+def problems_xlsx(title: str, problems: Sequence[dict[str, Any]], columns: Sequence[ImportColumn] = ()) -> bytes:
+    """The rows that were not imported, with the reasons: a file to fix and import again as it is.
+
+    Each row as it was typed (its ``values``), under the importer's ``columns`` as the template heads them, every
+    cell text (mobiles, ID, card and order numbers stay as typed); before them 行号, the row's line in the
+    uploaded file, after them 问题, the reasons: two columns the reader ignores. A batch whose problems kept no
+    values (one made before they were kept) gives 行号, 姓名 and 问题 only."""
     buffer = io.BytesIO()
-    book = xlsxwriter.Workbook(buffer, {"in_memory": True, "constant_memory": True})
+    # Rows go to a temporary file as they are written (``in_memory`` would turn ``constant_memory`` off).
+    book = xlsxwriter.Workbook(buffer, {"constant_memory": True})
     sheet = book.add_worksheet(title[:31])
     head = book.add_format({"bold": True, "bg_color": "#E9ECEF", "border": 1})
-    for c, label in enumerate((_("行号"), _("姓名"), _("问题"))):
-        sheet.write_string(0, c, label, head)
+    if not columns or not all("values" in p for p in problems):
+        for c, label in enumerate((_("行号"), _("姓名"), _("问题"))):
+            sheet.write_string(0, c, label, head)
+        sheet.set_column(0, 0, 8)
+        sheet.set_column(1, 1, 16)
+        sheet.set_column(2, 2, 80)
+        for r, p in enumerate(problems, start=1):
+            sheet.write_number(r, 0, p["line"])
+            sheet.write_string(r, 1, str(p.get("name", "")))
+            sheet.write_string(r, 2, ";".join(p["problems"]))
+        book.close()
+        return buffer.getvalue()
+    need = book.add_format({"bold": True, "bg_color": "#FDE2E1", "border": 1})
+    text = book.add_format({"num_format": "@"})
+    keys = [(c, col.key) for c, col in enumerate(columns, start=1)]
+    last = len(columns) + 1
+    sheet.write_string(0, 0, _("行号"), head)
+    for c, col in enumerate(columns, start=1):
+        sheet.write_string(0, c, col.label, need if col.required else head)
+    sheet.write_string(0, last, _("问题"), head)
     sheet.set_column(0, 0, 8)
-    sheet.set_column(1, 1, 16)
-    sheet.set_column(2, 2, 80)
+    sheet.set_column(1, len(columns), 16, text)
+    sheet.set_column(last, last, 80)
+    sheet.freeze_panes(1, 0)
     for r, p in enumerate(problems, start=1):
+        values = p["values"]
         sheet.write_number(r, 0, p["line"])
-        sheet.write_string(r, 1, str(p.get("name", "")))
-        sheet.write_string(r, 2, ";".join(p["problems"]))
+        for c, key in keys:
+            value = values.get(key)
+            if value:
+                sheet.write_string(r, c, str(value), text)
+        sheet.write_string(r, last, ";".join(p["problems"]))
     book.close()
     return buffer.getvalue()
 

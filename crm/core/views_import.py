@@ -60,6 +60,10 @@ class ImportView(CrmView):
     def batches(self) -> QuerySet[ImportBatch]:
         return ImportBatch.objects.filter(created_by=self.request.user.pk, kind=self.importer.key)
 
+    def recent(self) -> QuerySet[ImportBatch]:
+        """The last ten imports, without their uploads and problem rows (the table shows neither)."""
+        return self.batches().order_by("-created_at").defer("data", "problems")[:10]
+
     def find(self, value: str) -> ImportBatch | None:
         return self.batches().filter(pk=int(value)).first() if value.isdigit() and len(value) < 12 else None
 
@@ -159,7 +163,7 @@ class ImportView(CrmView):
         }
 
     def show(self, batch: ImportBatch | None = None, status: int = 200) -> HttpResponse:
-        context = {**self.context(batch), "recent": self.batches().order_by("-created_at")[:10]}
+        context = {**self.context(batch), "recent": self.recent()}
         return self.render_page("core/import.html", context, status=status)
 
     def show_batch(self, batch: ImportBatch, watched: str) -> HttpResponse:
@@ -173,7 +177,7 @@ class ImportView(CrmView):
                 messages.success(self.request, self.done_message(batch, watched, None))
         context = {
             **self.context(batch),
-            "recent": self.batches().order_by("-created_at")[:10],
+            "recent": self.recent(),
             "finished": finished,
             "oob": True,  # the recent imports: swapped in beside the batch
         }
@@ -194,6 +198,7 @@ class ImportTemplateView(CrmView):
 class ImportProblemsView(CrmView):
     def get(self, request: HttpRequest, kind: str, pk: int) -> HttpResponse:
         importer = _importer(request, kind)
-        batch = get_object_or_404(ImportBatch, pk=pk, created_by=request.user.pk, kind=importer.key)
-        data = problems_xlsx(_("未导入的行"), batch.problems)
+        batches = ImportBatch.objects.defer("data")  # the upload itself is not needed
+        batch = get_object_or_404(batches, pk=pk, created_by=request.user.pk, kind=importer.key)
+        data = problems_xlsx(_("未导入的行"), batch.problems, importer.columns)
         return _attachment(data, _("未导入的行_%(file)s.xlsx") % {"file": batch.filename.rsplit(".", 1)[0]})

@@ -32,6 +32,7 @@ from crm.core.imports import (
     as_date,
     as_text,
     no_progress,
+    original_values,
     read_table,
     register,
 )
@@ -59,7 +60,7 @@ CUSTOMER_COLUMNS = [
     C("gender", "性别", example="男", help="男 / 女"),
     C("birthday", "生日", ("出生日期", "公历生日"), example="1975-06-18"),
     C("mobile", "手机号", ("手机", "手机号码", "移动电话", "联系电话"), example="13912345678"),
-    C("id_number", "身份证号", ("身份证", "身份证号码", "证件号码"), example="110101197506180012"),
+    C("id_number", "身份证号", ("身份证", "身份证号码", "证件号码"), example="110101197506180010"),
     C("card_no", "会员卡号", ("卡号",), help="不填则按规则自动生成"),
     C("level", "客户级别", ("级别",)),
     C("company", "公司", ("工作单位", "单位", "公司名称")),
@@ -137,7 +138,7 @@ class Checker:
             rows.append((line, self._row(values)))
         taken = _existing(self.kind, [r for _l, (r, _p) in rows], self.actor)
         seen: dict[tuple[str, str], int] = {}
-        for line, (row, problems) in rows:
+        for (line, (row, problems)), (_line, values) in zip(rows, table.rows, strict=True):
             for key in ("mobile", "id_number", "card_no"):
                 value = row.get(key)
                 if not value:
@@ -150,8 +151,11 @@ class Checker:
                     )
                 else:
                     seen[(key, value)] = line
-            if problems:
-                out.problems.append({"line": line, "name": as_text(row.get("name"))[:50], "problems": problems})
+            if problems:  # the row as typed, for the file of the rows not imported (``problems_xlsx``)
+                name = as_text(row.get("name"))[:50]
+                out.problems.append(
+                    {"line": line, "name": name, "problems": problems, "values": original_values(values)}
+                )
             else:
                 out.good.append((line, row))
         return out

@@ -50,6 +50,7 @@ from crm.core.imports import (
     Table,
     as_text,
     no_progress,
+    original_values,
     read_table,
     register,
 )
@@ -253,7 +254,7 @@ class Checker:
         recorded = _recorded_orders(sorted({r["order_no"] for _l, r, _p in rows if r.get("order_no")}))
         seen: dict[str, int] = {}
         out = Checked()
-        for line, row, problems in rows:
+        for (line, row, problems), (_line, values) in zip(rows, table.rows, strict=True):
             member = self._member(row, by_card, by_mobile, problems)
             if member is not None:
                 row["customer_id"], row["customer_name"] = member.pk, member.name
@@ -267,7 +268,9 @@ class Checker:
                     seen[order] = line
             if problems:
                 label = row.get("customer_name") or row.get("name") or row.get("card_no") or row.get("mobile") or ""
-                out.problems.append({"line": line, "name": str(label)[:50], "problems": problems})
+                out.problems.append(  # with the row as typed, for the file of the rows not imported
+                    {"line": line, "name": str(label)[:50], "problems": problems, "values": original_values(values)}
+                )
             else:
                 out.good.append((line, row))
         return out

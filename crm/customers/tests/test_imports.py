@@ -13,7 +13,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
-from crm.core.imports import ImportFileError, read_table
+from crm.core.imports import ImportFileError, read_rows, read_table
 from crm.core.models import ImportBatch, ImportStatus
 from crm.customers import imports
 from crm.customers.models import Customer, CustomerStatus, FollowUp, Lead, LeadStatus
@@ -229,3 +229,86 @@ def test_the_import_pages(client_for: Any, people: dict[str, Any]) -> None:
     assert li.post(url, {"_action": "undo", "batch": "99999999999999"}).status_code == 404
     r = li.post(url, {"_action": "undo", "batch": batch.pk})
     assert r.status_code == 200 and not Customer.objects.filter(name="王建华").exists()
+
+
+@pytest.mark.parametrize("kind", ["customer", "lead"])
+def test_the_template_as_downloaded_previews_with_its_example_row_importable(
+    kind: str, client_for: Any, people: dict[str, Any]
+) -> None:
+    li = client_for("李明")
+    template = li.get(reverse("core:import_template", args=[kind])).content
+    r = li.post(
+        reverse("customers:import", args=[kind]),
+        {"_action": "preview", "file": SimpleUploadedFile("模板.xlsx", template)},
+    )
+    assert r.status_code == 200 and "1 行可以导入,0 行有问题" in r.content.decode()
+    batch = ImportBatch.objects.get(filename="模板.xlsx", kind=kind)
+    assert (batch.total, batch.imported, batch.skipped) == (1, 1, 0), batch.problems
+
+
+def test_the_rows_not_imported_download_as_typed_and_import_again_as_they_are(
+    client_for: Any, people: dict[str, Any]
+) -> None:
+    li = client_for("李明")
+    url = reverse("customers:import", args=["customer"])
+    rows = [*customer_rows(people)]
+    rows.insert(-1, ["冯三", 13912345690, "", "", "", "否", "1980-02-30"])  # a mobile typed as a number
+    r = li.post(url, {"_action": "preview", "file": SimpleUploadedFile("客户.xlsx", xlsx([HEADER, *rows]))})
+    assert r.status_code == 200
+    batch = ImportBatch.objects.get(filename="客户.xlsx")
+    assert (batch.imported, batch.skipped) == (1, 9)
+    li.post(url, {"_action": "commit", "batch": batch.pk})
+    batch.refresh_from_db()
+    assert (batch.status, batch.imported, batch.skipped) == (ImportStatus.COMMITTED, 1, 9)
+
+    r = li.get(reverse("core:import_problems", args=["customer", batch.pk]))
+    assert r.status_code == 200
+    sheet = read_rows(r.content, "未导入的行.xlsx")
+    labels = [c.label for c in imports.CUSTOMER_COLUMNS]
+    assert sheet[0] == ["行号", *labels, "问题"]  # the template's header, the line and the reasons around it
+    assert [row[0] for row in sheet[1:]] == [p["line"] for p in batch.problems] == list(range(3, 12))
+    by_name = {row[1]: dict(zip(sheet[0], row, strict=True)) for row in sheet[1:]}
+    assert by_name["李四"]["手机号"] == "1391234567" and "格式不对" in by_name["李四"]["问题"]
+    assert by_name["冯三"]["手机号"] == "13912345690"  # text, as every cell of the file
+    assert (by_name["冯三"]["接收营销短信"], by_name["冯三"]["生日"]) == ("否", "1980-02-30")
+    assert by_name["周九"]["客户来源"] == "朋友圈" and by_name["吴十"]["负责人"] == "杨帆"
+    assert by_name["赵六"]["身份证号"] == "110101197506180013"
+    assert by_name["郑一"]["身份证号"] == "1.1010119750618e+17"  # as Excel shows the number it was typed as
+    assert by_name["吴十"]["问题"] == ";".join(next(p["problems"] for p in batch.problems if p["name"] == "吴十"))
+
+    # the file as downloaded, uploaded again: the same rows, as they were typed, with the same problems
+    r = li.post(url, {"_action": "preview", "file": SimpleUploadedFile("未导入的行.xlsx", r.content)})
+    assert r.status_code == 200
+    again = ImportBatch.objects.get(filename="未导入的行.xlsx")
+    assert (again.total, again.imported, again.skipped) == (9, 0, 9)
+    assert [p["values"] for p in again.problems] == [p["values"] for p in batch.problems]
+    before = {p["name"]: p["problems"] for p in batch.problems}
+    after = {p["name"]: p["problems"] for p in again.problems}
+    assert "与第 2 行重复" in before.pop("孙八")[0] and "已登记为客户「王建华」" in after.pop("孙八")[0]
+    assert "存成了数字" in before.pop("郑一")[0] and "18 位" in after.pop("郑一")[0]
+    assert after == before
+
+    # corrected where the reason says, a row imports
+    fixed = [list(row) for row in sheet]
+    fixed[[row[1] for row in fixed].index("李四")][4] = "13912345691"
+    again = imports.preview(actor=people["李明"], kind=imports.KINDS["customer"], data=xlsx(fixed), filename="改.xlsx")
+    assert (again.total, again.imported, again.skipped) == (9, 1, 8)
+    assert "李四" not in {p["name"] for p in again.problems}
+
+
+def test_the_rows_not_imported_of_a_batch_that_kept_no_values_still_download(
+    client_for: Any, people: dict[str, Any]
+) -> None:
+    problems = [{"line": 3, "name": "李四", "problems": ["手机号「1391234567」格式不对"]}]
+    batch = ImportBatch.objects.create(
+        kind="customer",
+        filename="旧.xlsx",
+        created_by=people["李明"],
+        total=2,
+        imported=1,
+        skipped=1,
+        problems=problems,
+    )
+    r = client_for("李明").get(reverse("core:import_problems", args=["customer", batch.pk]))
+    assert r.status_code == 200
+    assert read_rows(r.content, "x.xlsx") == [["行号", "姓名", "问题"], [3, "李四", "手机号「1391234567」格式不对"]]

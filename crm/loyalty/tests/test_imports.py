@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from crm.accounts.models import Role
-from crm.core.imports import ImportFileError, read_table
+from crm.core.imports import ImportFileError, read_rows, read_table
 from crm.core.models import AuditLog, ImportBatch, ImportStatus
 from crm.customers.models import Customer, CustomerStatus
 from crm.loyalty import imports, selectors, services
@@ -499,3 +499,52 @@ def test_the_import_pages(client_for: Any, people: dict[str, Any]) -> None:
     assert sum(PointsAccount.objects.values_list("balance", flat=True)) == 0
     r = wu.post(url, {"_action": "undo", "batch": batch.pk})
     assert r.status_code == 422 and "不能撤销" in r.content.decode()
+
+
+def test_the_rows_not_imported_download_as_typed_and_import_again_as_they_are(
+    client_for: Any, people: dict[str, Any]
+) -> None:
+    member = make_member(people["张伟"], name="王建华", card_no="JSH2026110001", mobile="13900000011")
+    services.consumption_record(customer=member, amount="10", category="dining", source="manual", order_no="OLD-9")
+    when = ago(3, hour=19)
+    rows = [
+        HEADER,
+        ["JSH2026110001", "", "王建华", when, 1280.5, "餐饮", "中餐厅", "B-1", "刷卡", ""],  # 2: good
+        ["NOPE", 13900000012, "", when, 100, "餐饮", "", "B-2", "", ""],  # 3: a mobile typed as a number
+        ["JSH2026110001", "", "", when, 12.345, "餐饮", "", "", "", "三位小数"],
+        ["JSH2026110001", "", "", "2026/1/5 19:30", "abc", "洗浴", "", 20261120001, "刷脸", ""],  # a number order
+        ["jsh2026110001", "", "张三", ago(400, hour=9), 100, "餐饮", "", "", "", ""],
+        ["JSH2026110001", "", "", when, "￥100.00", "餐饮", "", "OLD-9", "", ""],
+        ["", "", "", "2099-01-01", 100, "餐饮", "", "", "", ""],
+    ]
+    wu = client_for("吴芳")
+    url = reverse("loyalty:consumption_import")
+    r = wu.post(url, {"_action": "preview", "file": SimpleUploadedFile("消费.xlsx", xlsx(rows))})
+    assert r.status_code == 200
+    batch = ImportBatch.objects.get(filename="消费.xlsx")
+    assert (batch.total, batch.imported, batch.skipped) == (7, 1, 6)
+
+    r = wu.get(reverse("core:import_problems", args=["consumption", batch.pk]))
+    assert r.status_code == 200
+    sheet = read_rows(r.content, "未导入的行.xlsx")
+    assert sheet[0] == ["行号", *[c.label for c in imports.COLUMNS], "问题"]
+    assert [row[0] for row in sheet[1:]] == [3, 4, 5, 6, 7, 8]
+    got = [dict(zip(sheet[0], row, strict=True)) for row in sheet[1:]]
+    assert (got[0]["会员卡号"], got[0]["手机号"], got[0]["消费时间"]) == (
+        "NOPE",
+        "13900000012",
+        when.strftime("%Y-%m-%d %H:%M"),
+    )
+    assert (got[1]["金额"], got[1]["备注"]) == ("12.345", "三位小数")
+    assert (got[2]["消费时间"], got[2]["订单号"], got[2]["支付方式"]) == ("2026/1/5 19:30", "20261120001", "刷脸")
+    assert (got[3]["会员卡号"], got[4]["金额"], got[5]["消费时间"]) == ("jsh2026110001", "￥100.00", "2099-01-01")
+    assert got[4]["问题"] == "订单号「OLD-9」已经登记过,同一笔订单只计一次"
+
+    # the file as downloaded, uploaded again: the same rows, as they were typed, with the same problems
+    r = wu.post(url, {"_action": "preview", "file": SimpleUploadedFile("未导入的行.xlsx", r.content)})
+    assert r.status_code == 200
+    again = ImportBatch.objects.get(filename="未导入的行.xlsx")
+    assert (again.total, again.imported, again.skipped) == (6, 0, 6)
+    assert [p["values"] for p in again.problems] == [p["values"] for p in batch.problems]
+    assert [p["problems"] for p in again.problems] == [p["problems"] for p in batch.problems]
+    assert [p["name"] for p in again.problems] == [p["name"] for p in batch.problems]
