@@ -12,7 +12,7 @@ from typing import Any
 
 import xlsxwriter
 from django.core.management import call_command
-from playwright.sync_api import Page, Response, Route, expect
+from playwright.sync_api import Dialog, Page, Response, Route, expect
 
 from .conftest import active_pane
 from .test_customers import button, link, message, open_from_menu
@@ -142,7 +142,22 @@ def test_a_big_import_is_committed_and_undone_in_the_background(person: People, 
     assert {(c.owner.username, c.source.label if c.source else "") for c in written} == {("刘洋", "转介绍")}
     assert not customers((BAD[0],)).exists()
 
-    # 【撤销这次导入】 goes to the background too; once the worker has run, the customers are gone.
+    # 【撤销这次导入】 asks first: answered 取消, nothing happens; answered 确定, it goes to the background too, and
+    # once the worker has run, the customers are gone.
+    asked: list[str] = []
+
+    def answer(accept: bool) -> Callable[[Dialog], None]:
+        def reply(dialog: Dialog) -> None:
+            asked.append(dialog.message)
+            dialog.accept() if accept else dialog.dismiss()
+
+        return reply
+
+    li.once("dialog", answer(False))
+    button(li, "撤销这次导入").click()
+    expect(result.get_by_test_id("import-status")).to_have_text("已导入")
+    assert asked == ["撤销会删除这次导入写入的全部记录,确定吗?"] and imported() == 3
+    li.once("dialog", answer(True))
     button(li, "撤销这次导入").click()
     expect(progress).to_contain_text("正在后台撤销")
     expect(button(li, "撤销这次导入")).to_have_count(0)

@@ -369,6 +369,7 @@ PHASES = {
 
 _NAME = gettext_lazy("姓名")
 _UNDONE = gettext_lazy("已撤销这次导入,删除了 %(n)s 条记录。")
+_UNDO_CONFIRM = gettext_lazy("撤销会删除这次导入写入的全部记录,确定吗?")
 
 
 @dataclass(frozen=True)
@@ -390,7 +391,7 @@ class Importer:
     name_label: Any = _NAME  # the column naming a problem row
     notes: Sequence[Any] = ()  # more paragraphs on the page
     template_notes: Sequence[Any] = ()  # the 说明 sheet of the template
-    undo_confirm: Any = None  # asked before 【撤销】
+    undo_confirm: Any = _UNDO_CONFIRM  # asked before 【撤销】
     undone: Any = _UNDONE  # the message after 【撤销】, with %(n)s (the count, formatted) records taken back
 
     @property

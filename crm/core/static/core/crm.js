@@ -212,6 +212,15 @@
     box.textContent = tabs.dataset[label] || "";
     target.prepend(box);
   }
+  // A button that asks first (data-confirm): htmx reads hx-confirm from the form, not from the button pressed.
+  document.body.addEventListener("htmx:confirm", function (e) {
+    var trigger = e.detail.triggeringEvent;
+    var button = trigger && trigger.submitter;
+    var question = button && button.dataset && button.dataset.confirm;
+    if (!question) { return; }
+    e.preventDefault();
+    if (window.confirm(question)) { e.detail.issueRequest(true); }
+  });
   document.body.addEventListener("htmx:responseError", function (e) { failure(e, "errorLabel"); });
   document.body.addEventListener("htmx:sendError", function (e) { failure(e, "offlineLabel"); });
 
