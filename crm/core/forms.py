@@ -126,6 +126,8 @@ class ApiClientForm(forms.ModelForm):
         name = " ".join((self.cleaned_data.get("name") or "").split())
         if not name:
             raise forms.ValidationError(_("请填写接口客户端的名称。"))
+        if ApiClient.objects.filter(name=name).exclude(pk=self.instance.pk).exists():
+            raise forms.ValidationError(_("已有名为「%(name)s」的接口客户端,请换一个名称。") % {"name": name})
         return name
 
 

@@ -240,3 +240,16 @@ def test_a_bad_client_form_explains_and_writes_nothing(client_for: Any) -> None:
     assert page.status_code == 422
     assert "名称" in page.content.decode()
     assert not ApiClient.objects.exists()
+
+
+def test_a_second_client_of_the_same_name_is_refused_in_a_sentence(client_for: Any) -> None:
+    core_api.autodiscover()
+    admin = client_for("管理员")
+    assert admin.post("/CRM/system/api-clients/new/", {"name": "前台 POS"}).status_code == 200
+    page = admin.post("/CRM/system/api-clients/new/", {"name": " 前台   POS "})
+    assert page.status_code == 422 and "已有名为「前台 POS」的接口客户端" in page.content.decode()
+    assert "具有" not in page.content.decode()
+    assert ApiClient.objects.count() == 1
+    client = ApiClient.objects.get()
+    kept = admin.post(f"/CRM/system/api-clients/{client.pk}/", {"name": "前台 POS", "note": "大堂"})
+    assert kept.status_code == 200  # its own name is not a duplicate
