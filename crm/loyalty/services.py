@@ -282,13 +282,13 @@ def _debit(
     source_ref: str = "",
 ) -> PointsEntry:
     """A negative entry of ``points`` (a positive number), taken from the lots; refused with ``refusal`` (a
-    sentence that may use %(balance)d and %(points)d) when the balance cannot cover it. Expired points are
-    expired first."""
+    sentence that may use %(balance)d, %(points)d and %(short)d, what is missing) when the balance cannot cover
+    it. Expired points are expired first."""
     _expire_account(account, ctx, timezone.localdate(ctx.now))
     if account.balance < points:
         raise LoyaltyError(
             INSUFFICIENT_POINTS,
-            refusal % {"balance": account.balance, "points": points},
+            refusal % {"balance": account.balance, "points": points, "short": points - account.balance},
             balance=account.balance,
             points=points,
         )
@@ -547,7 +547,8 @@ def consumption_refund(
             kind=EntryKind.REVERSAL,
             points=reversed_now,
             refusal=_(
-                "会员「%(name)s」现有积分 %%(balance)d,不足以扣回这次退款应扣回的 %%(points)d 积分,退款未登记;"
+                "会员「%(name)s」现有积分 %%(balance)d,不足以扣回这次退款应扣回的 %%(points)d 积分(还差 %%(short)d),"
+                "退款未登记;"
                 "请先申请积分调整补足差额后再退款。"
             )
             % {"name": sale.customer.name},
@@ -632,7 +633,8 @@ def points_redeem(
         ctx,
         kind=EntryKind.REDEEM,
         points=n,
-        refusal=_("积分不足:会员「%(name)s」现有积分 %%(balance)d,不够兑换 %%(points)d 积分。") % {"name": member.name},
+        refusal=_("积分不足:会员「%(name)s」现有积分 %%(balance)d,不够兑换 %%(points)d 积分(还差 %%(short)d)。")
+        % {"name": member.name},
         reason=why,
         source_ref=ref,
     )
@@ -668,7 +670,8 @@ def points_adjust(
             ctx,
             kind=EntryKind.ADJUST,
             points=-n,
-            refusal=_("会员「%(name)s」现有积分 %%(balance)d,不够扣减 %%(points)d 积分。") % {"name": member.name},
+            refusal=_("会员「%(name)s」现有积分 %%(balance)d,不够扣减 %%(points)d 积分(还差 %%(short)d)。")
+            % {"name": member.name},
             reason=why,
             source_ref=ref,
         )

@@ -3,6 +3,7 @@ with every refusal checked to leave nothing behind."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -59,8 +60,9 @@ def snapshot() -> tuple[int, ...]:
 
 
 def refused(code: str, call: Callable[[], Any], match: str = "") -> LoyaltyError:
+    """The service refuses with ``code`` and a message containing ``match`` (plain text), and writes nothing."""
     before = snapshot()
-    with pytest.raises(LoyaltyError, match=match or None) as info:
+    with pytest.raises(LoyaltyError, match=re.escape(match) if match else None) as info:
         call()
     assert info.value.code == code
     assert snapshot() == before, "a refusal wrote something"
@@ -362,7 +364,7 @@ def test_a_refund_is_refused_when_the_earned_points_were_spent(member: Customer,
     err = refused(
         "insufficient_points",
         lambda: services.consumption_refund(original=sale, amount="1000.00", source="manual"),
-        "现有积分 50,不足以扣回这次退款应扣回的 1000 积分,退款未登记",
+        "现有积分 50,不足以扣回这次退款应扣回的 1000 积分(还差 950),退款未登记",
     )
     assert err.http_status == 409 and err.detail == {"balance": 50, "points": 1000}
     # a partial refund whose reversal the balance covers still goes through
@@ -401,7 +403,7 @@ def test_redeeming_more_than_the_balance_is_refused(member: Customer, buy: Buy) 
     err = refused(
         "insufficient_points",
         lambda: services.points_redeem(customer=member, points=101),
-        "积分不足:会员「孙总」现有积分 100,不够兑换 101 积分。",
+        "积分不足:会员「孙总」现有积分 100,不够兑换 101 积分(还差 1)。",
     )
     assert err.detail == {"balance": 100, "points": 101}
     services.points_redeem(customer=member, points=100)
