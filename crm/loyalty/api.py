@@ -116,7 +116,9 @@ class RedeemIn(Schema):
     card_no: CardNo
     points: Points
     reason: str = Field("", max_length=200, pattern=NO_NUL)
-    order_no: str = Field("", max_length=40, pattern=NO_NUL, description="POS 兑换单号(可选,记入流水来源)")
+    order_no: str = Field(
+        "", max_length=40, pattern=NO_NUL, description="POS 兑换单号(可选;记入流水来源,同一会员的同一单号只扣一次)"
+    )
 
 
 class RedeemOut(Schema):
@@ -316,6 +318,7 @@ def redemption_post(request: HttpRequest, payload: RedeemIn, idempotency_key: Id
                 points=payload.points,
                 reason=payload.reason or _("POS 兑换"),
                 source_ref=f"pos:{payload.order_no}" if payload.order_no else "pos",
+                once=bool(payload.order_no),
                 request=request,
             )
         except LoyaltyError as exc:

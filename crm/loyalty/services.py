@@ -617,16 +617,28 @@ def points_redeem(
     points: Any,
     reason: str = "",
     source_ref: str = "",
+    once: bool = False,
     operator: Any = None,
     request: Any = None,
 ) -> PointsEntry:
     """积分兑换: take ``points`` from the member, the soonest-expiring first. Refused with ``insufficient_points``
-    when the balance (after expiring what is past its date) is short; nothing is written then."""
+    when the balance (after expiring what is past its date) is short; with ``once``, refused with
+    ``duplicate_order`` when the member already has a redemption of the same ``source_ref`` (a POS order number:
+    checked under the account's lock, so two at once cannot both pass). Nothing is written then."""
     n = _points(points)
     why = _text(reason, 200, _("兑换说明"))
     ref = _text(source_ref, 50, _("来源"))
     member = _member(customer)
     account = _locked_account(member)
+    if once and ref:
+        earlier = PointsEntry.objects.filter(account=account, kind=EntryKind.REDEEM, source_ref=ref).first()
+        if earlier is not None:
+            raise LoyaltyError(
+                DUPLICATE_ORDER,
+                _("兑换单号「%(no)s」已经兑换过(%(points)s 积分),同一张兑换单只扣一次。")
+                % {"no": ref.split(":", 1)[-1], "points": f"{-earlier.points:,}"},
+                entry_id=earlier.pk,
+            )
     ctx = _Ctx(now=timezone.now(), actor=operator)
     entry = _debit(
         account,

@@ -140,8 +140,17 @@ def test_redemption_and_insufficient_points(pos: Pos, vip: Customer) -> None:
     assert ok.status_code == 201 and ok.json()["balance"] == 50 and ok.json()["points"] == -100
     short = pos.post("/redemptions", {"card_no": vip.card_no, "points": 51})
     assert short.status_code == 409 and short.json()["code"] == "insufficient_points"
-    assert "积分不足" in short.json()["message"]
+    assert "积分不足" in short.json()["message"] and "还差 1" in short.json()["message"]
     assert consistent(vip) == 50
+    # the same redemption order again, under a new key (a POS retrying its own way), is not taken twice
+    again = pos.post("/redemptions", {"card_no": vip.card_no, "points": 10, "order_no": "X-1"})
+    assert again.status_code == 409 and again.json()["code"] == "duplicate_order"
+    assert "兑换单号「X-1」已经兑换过(100 积分)" in again.json()["message"]
+    assert consistent(vip) == 50
+    # without an order number there is nothing to compare: each is its own redemption
+    assert pos.post("/redemptions", {"card_no": vip.card_no, "points": 10}).status_code == 201
+    assert pos.post("/redemptions", {"card_no": vip.card_no, "points": 10}).status_code == 201
+    assert consistent(vip) == 30
 
 
 @pytest.mark.parametrize(

@@ -121,3 +121,45 @@ def test_concurrent_redemptions_through_the_api_never_overspend() -> None:
         t.join()
     assert statuses == Counter({201: 10, 409: 40})
     assert consistent(member) == 0
+
+
+def test_one_redemption_order_sent_at_once_under_different_keys_is_taken_once() -> None:
+    load_demo()
+    autodiscover()
+    member = make_member(User.objects.get(username="张伟"), card_no="JSH2026900003")
+    _client, key = api_client_create(actor=None, name="前台 POS", operations=list(OPERATIONS))
+    sale = {"card_no": member.card_no, "order_no": "P-1", "amount": "1000.00", "category": "dining"}
+    Client().post(
+        "/api/v1/consumptions",
+        json.dumps(sale),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {key}",
+        HTTP_IDEMPOTENCY_KEY="sale",
+    )
+    codes: Counter[str] = Counter()
+    lock = threading.Lock()
+    barrier = threading.Barrier(20)
+
+    def redeem(i: int) -> None:
+        try:
+            barrier.wait()
+            response = Client().post(
+                "/api/v1/redemptions",
+                json.dumps({"card_no": member.card_no, "points": 100, "order_no": "GIFT-7"}),
+                content_type="application/json",
+                HTTP_AUTHORIZATION=f"Bearer {key}",
+                HTTP_IDEMPOTENCY_KEY=f"redeem-{i}",
+            )
+            with lock:
+                codes[str(response.status_code) + " " + response.json().get("code", "")] += 1
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=redeem, args=(i,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert codes == Counter({"201 ": 1, "409 duplicate_order": 19})
+    assert consistent(member) == 900
+    assert PointsEntry.objects.filter(kind=EntryKind.REDEEM, source_ref="pos:GIFT-7").count() == 1
