@@ -254,7 +254,8 @@ class Checker:
             owner = matches[0]
         g = self.grant
         if not (g.all or owner.pk in g.user_ids or owner.department_id in g.department_ids):
-            problems.append(_("负责人「%(v)s」不在您的数据权限范围内") % {"v": owner.full_name})
+            # as written (a login name such as 张伟(销售二组) tells apart two people of one name)
+            problems.append(_("负责人「%(v)s」不在您的数据权限范围内") % {"v": text[:30] or owner.full_name})
             return
         row["owner_id"], row["department_id"] = owner.pk, owner.department_id
 

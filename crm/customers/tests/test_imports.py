@@ -107,6 +107,10 @@ def test_an_owner_is_named_by_login_name_or_by_an_unambiguous_full_name(people: 
     imports.commit(actor=people["王建国"], batch=batch)
     owners = dict(Lead.objects.values_list("name", "owner__username"))
     assert owners == {"甲": "张伟", "乙": "张伟(销售二组)", "丙": "刘洋"}
+    # out of 李明's reach, the other 张伟 is named as written, not as a full name shared with 李明's own rep
+    again = [["姓名", "手机号", "负责人"], ["戊", "13800000045", "张伟(销售二组)"]]
+    batch = imports.preview(actor=people["李明"], kind=imports.KINDS["lead"], data=xlsx(again), filename="p.xlsx")
+    assert batch.problems[0]["problems"] == ["负责人「张伟(销售二组)」不在您的数据权限范围内"]
 
 
 def test_undo_is_refused_once_an_imported_record_was_followed_up(people: dict[str, Any]) -> None:
