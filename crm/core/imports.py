@@ -155,6 +155,10 @@ def read_rows(data: bytes, filename: str = "") -> list[list[Any]]:
         raw = _read_workbook(data)
     elif filename.lower().endswith((".xlsx", ".xls", ".xlsm")):
         raise ImportFileError(_("文件扩展名是 Excel,但内容不是 Excel 文件;请重新导出后上传。"))
+    elif "." in filename and not filename.lower().endswith((".csv", ".txt", ".tsv")):
+        raise ImportFileError(
+            _("「%(name)s」不是表格文件;请上传 .xlsx、.xls 或 .csv 文件。") % {"name": filename.rsplit("/", 1)[-1][:60]}
+        )
     else:
         raw = _read_csv(data)
     return [[clean_cell(c) for c in row] for row in raw]

@@ -177,6 +177,8 @@ def _zip_bomb() -> bytes:
         (b"", "a.xlsx", "空的"),
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "photo.csv", "不是表格文件"),
         (b"just some words", "a.xlsx", "内容不是 Excel"),
+        (b"%PDF-1.7 \x00\x01", "名单.pdf", "「名单.pdf」不是表格文件;请上传 .xlsx、.xls 或 .csv 文件"),
+        ("姓名,手机号\n张三,13912345678\n".encode(), "名单.docx", "不是表格文件"),
         (b"PK\x03\x04broken", "a.xlsx", "已损坏"),
         ("标题\n甲,乙\n1,2\n".encode(), "a.csv", "找不到表头"),
         ("姓名,手机号\n".encode(), "a.csv", "没有数据行"),
