@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from ninja import Field, Header, Query, Router, Schema
@@ -216,7 +217,7 @@ def member_ledger(request: HttpRequest, card_no: str, limit: Annotated[int, Quer
     return [
         {
             "id": e.pk,
-            "at": e.created_at,
+            "at": timezone.localtime(e.created_at),  # the club's time, as every other time the API gives
             "kind": e.kind,
             "kind_label": e.get_kind_display(),
             "points": e.points,

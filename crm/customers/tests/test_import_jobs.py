@@ -228,3 +228,15 @@ def test_the_entry_lists_lead_to_the_import_for_those_allowed(client_for: Any, p
     assert leads_import in li.get(reverse("customers:lead_entry")).content.decode()
     assert customers_import not in zhang.get(reverse("customers:customer_entry")).content.decode()
     assert leads_import not in zhang.get(reverse("customers:lead_entry")).content.decode()
+
+
+def test_an_undone_import_and_one_that_imported_nothing_offer_no_undo(client_for: Any, people: dict[str, Any]) -> None:
+    li = client_for("李明")
+    url, batch = previewed(li)
+    assert "(3)" in li.get(url).content.decode()  # a batch not yet confirmed: what it would import, in brackets
+    ImportBatch.objects.filter(pk=batch.pk).update(status=ImportStatus.COMMITTED, imported=0, skipped=3)
+    page = li.get(url, {"batch": batch.pk}).content.decode()
+    assert "撤销这次导入" not in page and 'value="undo"' not in page
+    ImportBatch.objects.filter(pk=batch.pk).update(status=ImportStatus.UNDONE, imported=3, skipped=0)
+    page = li.get(url, {"batch": batch.pk}).content.decode()
+    assert "导入的 3 行已撤销" in page and "已导入 3 行" not in page

@@ -96,6 +96,7 @@ def test_a_sale_earns_points_and_the_ledger_shows_it(pos: Pos, vip: Customer) ->
     assert consistent(vip) == 1234
     ledger = pos.get(f"/members/{vip.card_no}/ledger").json()
     assert [(e["kind"], e["points"], e["order_no"]) for e in ledger] == [("earn", 1234, "P-1")]
+    assert ledger[0]["at"].endswith("+08:00")  # the club's time, as the document's examples show
     entry = AuditLog.objects.filter(object_repr__startswith="消费").get()
     assert entry.actor_name == "接口:前台 POS" and entry.object_id == str(record.pk)
 
