@@ -17,7 +17,9 @@ from .lists import Column, display
 def write_xlsx(title: str, columns: Sequence[Column], rows: Iterable[Any], *, unmasked: bool) -> tuple[bytes, int]:
     """The workbook's bytes and the number of data rows written."""
     buffer = io.BytesIO()
-    book = xlsxwriter.Workbook(buffer, {"constant_memory": True, "in_memory": True})
+    # Rows go to a temporary file as they are written: memory stays flat for 100,000 rows (``in_memory`` would
+    # turn ``constant_memory`` off and hold the whole sheet).
+    book = xlsxwriter.Workbook(buffer, {"constant_memory": True})
     sheet = book.add_worksheet(str(title)[:31])
     head = book.add_format({"bold": True, "bg_color": "#E9ECEF", "border": 1})
     for c, col in enumerate(columns):
