@@ -107,8 +107,11 @@ class ListFilterForm(forms.Form):
     lookups: dict[str, str] = {}
 
     def filter(self, qs: QuerySet) -> QuerySet:
-        if not self.is_valid():
+        """``qs`` narrowed by every field that holds a valid value. A field in error is left out (its message
+        is shown beside it); the others still apply, so one mistyped value does not list everything."""
+        if not self.is_bound:
             return qs
+        self.is_valid()
         for name, value in self.cleaned_data.items():
             if value in (None, "", [], ()):
                 continue

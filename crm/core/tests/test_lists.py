@@ -163,6 +163,14 @@ def test_bad_filter_input_is_explained_not_a_500(client_for, entries: list[Audit
     assert "结束日期不能早于开始日期" in r.content.decode()
 
 
+def test_a_bad_filter_value_leaves_the_valid_ones_applied(client_for, entries: list[AuditLog]) -> None:
+    admin = client_for("管理员")
+    url = reverse("core:audit_list")
+    r = admin.get(url, {"date_from": "2026-13-45", "object_repr": "对象94"})
+    body = r.content.decode()
+    assert r.status_code == 200 and "对象94" in body and "对象93" not in body
+
+
 def test_partial_render_is_only_the_results(client_for, entries: list[AuditLog]) -> None:
     admin = client_for("管理员")
     r = admin.get(reverse("core:audit_list"), {"_uid": "abc"}, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="results-abc")
