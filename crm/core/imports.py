@@ -164,6 +164,16 @@ def read_rows(data: bytes, filename: str = "") -> list[list[Any]]:
     return [[clean_cell(c) for c in row] for row in raw]
 
 
+def _column_letter(index: int) -> str:
+    """The spreadsheet's name of a column: 0 → A, 25 → Z, 26 → AA."""
+    name = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        name = chr(65 + rest) + name
+    return name
+
+
 def read_table(data: bytes, filename: str, columns: Sequence[ImportColumn]) -> Table:
     """The file's rows under the header the columns recognise. The header is the first of the top rows that
     names every required column; rows above it are titles, blank rows and totals rows below are skipped."""
@@ -182,6 +192,14 @@ def read_table(data: bytes, filename: str, columns: Sequence[ImportColumn]) -> T
             _("找不到表头:表头须包含「%(cols)s」。请下载导入模板,按模板的列填写。")
             % {"cols": "、".join(c.label for c in required)}
         )
+    seen: dict[str, int] = {}
+    for j, column in sorted(mapping.items()):
+        if column.key in seen:  # which of the two would count is anybody's guess: ask
+            raise ImportFileError(
+                _("表头中「%(col)s」出现了两次(第 %(a)s 列和第 %(b)s 列);请删去或改名其中一列后再上传。")
+                % {"col": column.label, "a": _column_letter(seen[column.key]), "b": _column_letter(j)}
+            )
+        seen[column.key] = j
     limit = settings.CRM_IMPORT_MAX_ROWS
     table = Table(columns=list(columns), header_line=header_at + 1)
     for i, row in enumerate(rows[header_at + 1 :], start=header_at + 2):

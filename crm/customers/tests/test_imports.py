@@ -182,6 +182,7 @@ def _zip_bomb() -> bytes:
         (b"PK\x03\x04broken", "a.xlsx", "已损坏"),
         ("标题\n甲,乙\n1,2\n".encode(), "a.csv", "找不到表头"),
         ("姓名,手机号\n".encode(), "a.csv", "没有数据行"),
+        ("姓名,手机号,电话,手机号码\n张三,13912345678,,13912345679\n".encode(), "a.csv", "第 B 列和第 D 列"),
     ],
 )
 def test_files_that_cannot_be_imported_say_why(data: bytes, filename: str, message: str) -> None:
