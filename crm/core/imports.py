@@ -33,7 +33,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from .models import ImportBatch, ImportJob
+from .models import ImportBatch, ImportJob, ImportStatus
 
 logger = logging.getLogger(__name__)
 
@@ -525,6 +525,9 @@ def run_job(batch_id: int) -> dict[str, Any]:
             done = importer.undo(actor=batch.created_by, batch=batch, progress=report)
     except (ImportRefused, ImportFileError) as exc:
         error = " ".join(str(m) for m in exc.messages)
+        wanted = ImportStatus.COMMITTED if job == ImportJob.COMMIT else ImportStatus.UNDONE
+        if ImportBatch.objects.filter(pk=batch_id, status=wanted).exists():
+            error = ""  # a second run of a job resubmitted as lost, whose first run did it meanwhile: nothing wrong
     except Exception:
         logger.exception("import batch %s: the background %s failed", batch_id, job)
         error = _("后台处理时系统出错,这次操作没有写入任何数据;请稍后重试,或联系系统管理员。")

@@ -240,3 +240,15 @@ def test_an_undone_import_and_one_that_imported_nothing_offer_no_undo(client_for
     ImportBatch.objects.filter(pk=batch.pk).update(status=ImportStatus.UNDONE, imported=3, skipped=0)
     page = li.get(url, {"batch": batch.pk}).content.decode()
     assert "导入的 3 行已撤销" in page and "已导入 3 行" not in page
+
+
+def test_a_second_run_of_a_job_already_done_is_no_error(client_for: Any, people: dict[str, Any]) -> None:
+    li = client_for("李明")
+    url, batch = previewed(li)
+    assert li.post(url, {"_action": "commit", "batch": batch.pk}).status_code == 200  # done in the request
+    ImportBatch.objects.filter(pk=batch.pk).update(job=ImportJob.COMMIT)  # as if resubmitted while a worker ran it
+    result = framework.run_job(batch.pk)
+    assert result["ran"] and result["error"] == ""
+    batch.refresh_from_db()
+    assert (batch.job, batch.job_error, batch.status) == ("", "", ImportStatus.COMMITTED)
+    assert Customer.objects.filter(name__startswith="客户").count() == 3
