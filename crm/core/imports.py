@@ -467,6 +467,45 @@ def progress_of(batch_id: int) -> dict[str, Any] | None:
 
 
 # ---------------------------------------------------------------------------------------------------
+# The batch: a preview saved, and taken up again for its commit
+# ---------------------------------------------------------------------------------------------------
+
+
+def save_preview(
+    *, kind: str, actor: Any, data: bytes, filename: str, total: int, good: int, problems: list[dict[str, Any]]
+) -> ImportBatch:
+    """The batch of a checked file (nothing imported yet): the upload itself, its counts, each problem row."""
+    return ImportBatch.objects.create(
+        kind=kind,
+        filename=filename.replace("\x00", "")[:200],  # PostgreSQL text cannot hold U+0000
+        created_by=actor,
+        total=total,
+        imported=good,
+        skipped=len(problems),
+        problems=problems,
+        data=data,
+    )
+
+
+def reread_for_commit(
+    *, actor: Any, batch: ImportBatch, columns: Sequence[ImportColumn], progress: Progress = no_progress
+) -> tuple[ImportBatch, Table]:
+    """Inside the commit's transaction: the batch locked (one commit at a time), refused unless it is the
+    actor's own and still 待确认, and its file read again (the commit checks everything anew)."""
+    batch = ImportBatch.objects.select_for_update().get(pk=batch.pk)
+    if batch.created_by_id != actor.pk:
+        raise ImportRefused(_("只有上传文件的人可以确认这次导入。"))
+    if batch.status != ImportStatus.PREVIEW:
+        raise ImportRefused(_("这次导入已经是「%(s)s」,不能再确认。") % {"s": batch.get_status_display()})
+    progress("read")
+    try:
+        table = read_table(bytes(batch.data or b""), batch.filename, columns)
+    except ImportFileError as exc:
+        raise ImportRefused(exc.messages) from None
+    return batch, table
+
+
+# ---------------------------------------------------------------------------------------------------
 # Running a commit or an undo: in the request, or in the background for a big batch
 # ---------------------------------------------------------------------------------------------------
 

@@ -25,7 +25,6 @@ from crm.core.audit import audit
 from crm.core.imports import (
     ImportColumn,
     Importer,
-    ImportFileError,
     ImportRefused,
     Progress,
     Table,
@@ -35,6 +34,8 @@ from crm.core.imports import (
     original_values,
     read_table,
     register,
+    reread_for_commit,
+    save_preview,
 )
 from crm.core.models import AuditAction, DictItem, ImportBatch, ImportStatus
 from crm.core.textsearch import search_keys
@@ -331,15 +332,14 @@ def preview(*, actor: Any, kind: ImportKind, data: bytes, filename: str) -> Impo
     cannot be read at all."""
     table = read_table(data, filename, kind.columns)
     checked = Checker(kind, actor).check(table)
-    return ImportBatch.objects.create(
+    return save_preview(
         kind=kind.key,
-        filename=filename[:200],
-        created_by=actor,
-        total=len(table.rows),
-        imported=len(checked.good),
-        skipped=len(checked.problems),
-        problems=checked.problems,
+        actor=actor,
         data=data,
+        filename=filename,
+        total=len(table.rows),
+        good=len(checked.good),
+        problems=checked.problems,
     )
 
 
@@ -348,16 +348,7 @@ def commit(*, actor: Any, batch: ImportBatch, request: Any = None, progress: Pro
     changed since the preview (another import, a new customer) is caught, and skipped with its reason."""
     kind = KINDS[batch.kind]
     with transaction.atomic():
-        batch = ImportBatch.objects.select_for_update().get(pk=batch.pk)
-        if batch.created_by_id != actor.pk:
-            raise ImportRefused(_("只有上传文件的人可以确认这次导入。"))
-        if batch.status != ImportStatus.PREVIEW:
-            raise ImportRefused(_("这次导入已经是「%(s)s」,不能再确认。") % {"s": batch.get_status_display()})
-        progress("read")
-        try:
-            table = read_table(bytes(batch.data or b""), batch.filename, kind.columns)
-        except ImportFileError as exc:
-            raise ImportRefused(exc.messages) from None
+        batch, table = reread_for_commit(actor=actor, batch=batch, columns=kind.columns, progress=progress)
         checked = Checker(kind, actor).check(table, progress)
         n = _write(kind, batch, actor, checked.good, progress)
         progress("save")

@@ -44,7 +44,6 @@ from crm.core.audit import audit
 from crm.core.imports import (
     ImportColumn,
     Importer,
-    ImportFileError,
     ImportRefused,
     Progress,
     Table,
@@ -53,6 +52,8 @@ from crm.core.imports import (
     original_values,
     read_table,
     register,
+    reread_for_commit,
+    save_preview,
 )
 from crm.core.models import AuditAction, ImportBatch, ImportStatus
 from crm.core.validators import normalize_mobile
@@ -457,18 +458,16 @@ def _recorded_orders(orders: list[str]) -> dict[str, str]:
 def preview(*, actor: Any, data: bytes, filename: str) -> ImportBatch:
     """Read and check the whole file; nothing is imported yet. Raises ImportFileError for a file that cannot be
     read at all."""
-    filename = filename.replace("\x00", "")
     table = read_table(data, filename, COLUMNS)
     checked = Checker(actor).check(table)
-    return ImportBatch.objects.create(
+    return save_preview(
         kind=KIND,
-        filename=filename[:200],
-        created_by=actor,
-        total=len(table.rows),
-        imported=len(checked.good),
-        skipped=len(checked.problems),
-        problems=checked.problems,
+        actor=actor,
         data=data,
+        filename=filename,
+        total=len(table.rows),
+        good=len(checked.good),
+        problems=checked.problems,
     )
 
 
@@ -485,15 +484,9 @@ def commit(*, actor: Any, batch: ImportBatch, request: Any = None, progress: Pro
     changed since the preview (an order recorded meanwhile, a member handed to someone else) is caught and
     skipped with its reason."""
     with transaction.atomic():
-        batch = ImportBatch.objects.select_for_update().get(pk=batch.pk)
-        _own(actor, batch, _("只有上传文件的人可以确认这次导入。"))
-        if batch.status != ImportStatus.PREVIEW:
-            raise ImportRefused(_("这次导入已经是「%(s)s」,不能再确认。") % {"s": batch.get_status_display()})
-        progress("read")
-        try:
-            table = read_table(bytes(batch.data or b""), batch.filename, COLUMNS)
-        except ImportFileError as exc:
-            raise ImportRefused(exc.messages) from None
+        if batch.kind != KIND:
+            raise ImportRefused(_("找不到这次导入,请重新上传文件。"))
+        batch, table = reread_for_commit(actor=actor, batch=batch, columns=COLUMNS, progress=progress)
         progress("check", 0, len(table.rows))
         checked = Checker(actor).check(table)
         progress("write", 0, len(checked.good))

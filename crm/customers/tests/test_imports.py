@@ -319,3 +319,9 @@ def test_the_rows_not_imported_of_a_batch_that_kept_no_values_still_download(
     r = client_for("李明").get(reverse("core:import_problems", args=["customer", batch.pk]))
     assert r.status_code == 200
     assert read_rows(r.content, "x.xlsx") == [["行号", "姓名", "问题"], [3, "李四", "手机号「1391234567」格式不对"]]
+
+
+def test_a_nul_in_the_uploaded_file_name_is_dropped(people: dict[str, Any]) -> None:
+    data = "姓名,手机号\n卫三,13800000051\n".encode()
+    batch = imports.preview(actor=people["李明"], kind=imports.KINDS["lead"], data=data, filename="名\x00单.csv")
+    assert batch.filename == "名单.csv" and batch.imported == 1
