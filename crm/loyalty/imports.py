@@ -20,8 +20,8 @@ imported sale would write — a negative consumption dated at its sale's time (s
 import had never been) and a reversal of what is left of the points the sale earned (points that have already
 expired are gone already and are not taken twice) — and puts back a level the import raised, if the member
 still holds it. It is refused, with nothing written, once any sale of the batch has been refunded or any of
-its points has been spent (redeemed, deducted). The order numbers of an undone import stay recorded: the same
-order is never counted twice, so a corrected file needs new numbers for those orders.
+its points has been spent (redeemed, deducted). The sales of an undone import stay (offset); their order numbers may
+be recorded again (``Consumption.order_seq``), so a corrected file can be imported again as it is.
 """
 
 from __future__ import annotations
@@ -252,7 +252,8 @@ class Checker:
     def check(self, table: Table) -> Checked:
         rows = [(line, *self._row(values)) for line, values in table.rows]
         by_card, by_mobile = _members(self.actor, [r for _l, r, _p in rows])
-        recorded = _recorded_orders(sorted({r["order_no"] for _l, r, _p in rows if r.get("order_no")}))
+        # the club's own numbers (a POS posts under its own client key)
+        recorded = selectors.recorded_orders(sorted({r["order_no"] for _l, r, _p in rows if r.get("order_no")}))
         seen: dict[str, int] = {}
         out = Checked()
         for (line, row, problems), (_line, values) in zip(rows, table.rows, strict=True):
@@ -260,13 +261,15 @@ class Checker:
             if member is not None:
                 row["customer_id"], row["customer_name"] = member.pk, member.name
             order = row.get("order_no")
+            row["order_seq"] = 0
             if order:
-                if order in recorded:
-                    problems.append(recorded[order])
+                if order in recorded and recorded[order] is None:
+                    problems.append(_("订单号「%(no)s」已经登记过,同一笔订单只计一次") % {"no": order})
                 elif order in seen:
                     problems.append(_("订单号「%(no)s」与第 %(line)d 行重复") % {"no": order, "line": seen[order]})
                 else:
                     seen[order] = line
+                    row["order_seq"] = recorded.get(order) or 0  # again, after its import was undone
             if problems:
                 label = row.get("customer_name") or row.get("name") or row.get("card_no") or row.get("mobile") or ""
                 out.problems.append(  # with the row as typed, for the file of the rows not imported
@@ -432,22 +435,6 @@ def _members(actor: Any, rows: list[dict[str, Any]]) -> tuple[dict[str, _Member]
         if members:
             found[:] = members
     return by_card, by_mobile
-
-
-def _recorded_orders(orders: list[str]) -> dict[str, str]:
-    """The file's order numbers already recorded by hand or by an import (the club's own numbers; a POS posts
-    under its own client key), each with the sentence that refuses it."""
-    out: dict[str, str] = {}
-    for chunk in _chunks(orders):
-        found = Consumption.objects.filter(client_key="", order_no__in=chunk, refund_of__isnull=True)
-        for order_no, batch_status in found.values_list("order_no", "import_batch__status"):
-            if batch_status == ImportStatus.UNDONE:
-                out[order_no] = _("订单号「%(no)s」已在一次后来撤销的导入中登记过,同一订单号不能再用") % {
-                    "no": order_no
-                }
-            else:
-                out[order_no] = _("订单号「%(no)s」已经登记过,同一笔订单只计一次") % {"no": order_no}
-    return out
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -653,6 +640,7 @@ def _write(actor: Any, batch: ImportBatch, rows: list[tuple[int, dict[str, Any]]
             category=row["category"],
             venue=row["venue"],
             order_no=row["order_no"],
+            order_seq=row["order_seq"],
             payment=row["payment"],
             source=ConsumptionSource.IMPORT,
             note=row["note"],

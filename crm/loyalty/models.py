@@ -168,9 +168,12 @@ class Consumption(AppendOnlyModel):
     """消费记录: a sale (positive amount) or a refund (negative amount, ``refund_of`` its original sale).
 
     ``order_no`` is unique per ``client_key`` among sales, and among refunds: the same POS order sent twice counts
-    once. ``client_key`` names the system the order number comes from: empty for the club's own entries (by
-    hand and imported), and for the POS API the stable identifier of the API client that posted it (the API
-    part sets it; the order number of one POS cannot collide with another's).
+    once. The one exception is an order whose every sale was offset by undoing its import: it may be recorded again,
+    one ``order_seq`` further on, so a corrected file can be imported again as it is.
+
+    ``client_key`` names the system the order number comes from: empty for the club's own entries (by hand and
+    imported), and for the POS API the stable identifier of the API client that posted it (the API part sets it;
+    the order number of one POS cannot collide with another's).
 
     The data scope reaches a consumption through its customer's owner and department.
     """
@@ -187,6 +190,12 @@ class Consumption(AppendOnlyModel):
     category = models.CharField(_("消费类别"), max_length=20, choices=Category.choices)
     venue = models.CharField(_("消费场所"), max_length=100, blank=True)
     order_no = models.CharField(_("订单号"), max_length=64, blank=True)
+    order_seq = models.PositiveSmallIntegerField(
+        _("订单号序次"),
+        default=0,
+        editable=False,
+        help_text=_("同一订单号第几次登记:之前各次都已随撤销的导入冲销。"),
+    )
     payment = models.CharField(_("支付方式"), max_length=20, choices=PaymentMethod.choices, blank=True)
     source = models.CharField(_("来源"), max_length=10, choices=ConsumptionSource.choices)
     client_key = models.CharField(_("来源系统"), max_length=64, blank=True)
@@ -241,7 +250,7 @@ class Consumption(AppendOnlyModel):
                 name="consumption_sign",
             ),
             models.UniqueConstraint(
-                fields=["client_key", "order_no"],
+                fields=["client_key", "order_no", "order_seq"],
                 condition=Q(refund_of__isnull=True) & ~Q(order_no=""),
                 name="consumption_sale_order_unique",
             ),

@@ -13,6 +13,7 @@ from django.db import transaction
 from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
+from crm.core.models import ImportStatus
 from crm.customers.models import Customer, CustomerStatus
 
 from .models import (
@@ -223,6 +224,27 @@ def refunded_amount(original: Consumption) -> Decimal:
 
 def refundable_amount(original: Consumption) -> Decimal:
     return (original.amount - refunded_amount(original)).quantize(CENT)
+
+
+# Order numbers
+# ---------------------------------------------------------------------------------------------------
+
+
+def recorded_orders(orders: list[str], client_key: str = "") -> dict[str, int | None]:
+    """The order numbers among ``orders`` already recorded on a sale under ``client_key``. Each maps to the
+    ``order_seq`` under which it may be recorded again when every sale recorded under it was offset by undoing
+    its import (one past the last), or to None: taken, the same order counts once."""
+    out: dict[str, int | None] = {}
+    for start in range(0, len(orders), 1000):
+        found = Consumption.objects.filter(
+            client_key=client_key, order_no__in=orders[start : start + 1000], refund_of__isnull=True
+        ).values_list("order_no", "order_seq", "import_batch__status")
+        for order_no, seq, batch_status in found:
+            if batch_status != ImportStatus.UNDONE:
+                out[order_no] = None
+            elif order_no not in out or out[order_no] is not None:
+                out[order_no] = max(out.get(order_no) or 0, seq + 1)
+    return out
 
 
 def earn_entry(consumption: Consumption) -> PointsEntry | None:

@@ -378,7 +378,8 @@ def _change_level(
 def _duplicate(client_key: str, order_no: str, *, refund: bool) -> Consumption | None:
     if not order_no:
         return None
-    return Consumption.objects.filter(client_key=client_key, order_no=order_no, refund_of__isnull=not refund).first()
+    found = Consumption.objects.filter(client_key=client_key, order_no=order_no, refund_of__isnull=not refund)
+    return found.order_by("-order_seq", "-pk").first()
 
 
 def _duplicate_error(existing: Consumption) -> LoyaltyError:
@@ -390,14 +391,27 @@ def _duplicate_error(existing: Consumption) -> LoyaltyError:
 
 
 def _insert(consumption: Consumption) -> None:
-    """Insert a consumption; an order number taken meanwhile by another transaction is a duplicate."""
+    """Insert a consumption; an order number taken meanwhile by another transaction is a duplicate. A sale's
+    order number whose every earlier sale was offset by undoing its import is recorded again, one ``order_seq``
+    further on (looked up only then: the usual insert costs no query more)."""
     try:
         with transaction.atomic():
             consumption.save()
+        return
     except IntegrityError:
         existing = _duplicate(consumption.client_key, consumption.order_no, refund=consumption.refund_of_id is not None)
         if existing is None:
             raise
+        again = None
+        if consumption.refund_of_id is None:
+            again = selectors.recorded_orders([consumption.order_no], consumption.client_key).get(consumption.order_no)
+        if again is None:
+            raise _duplicate_error(existing) from None
+    consumption.order_seq = again
+    try:
+        with transaction.atomic():
+            consumption.save()
+    except IntegrityError:  # recorded again by someone else in the meantime
         raise _duplicate_error(existing) from None
 
 

@@ -1,5 +1,6 @@
 """Concurrent writes on real PostgreSQL connections, one per thread: the balance never goes negative and never
-loses an update, an account is opened once, an order counts once, a sale is refunded once."""
+loses an update, an account is opened once, an order counts once (also one recorded again after its import was
+undone), a sale is refunded once."""
 
 from __future__ import annotations
 
@@ -12,11 +13,12 @@ from django.db import connection, connections
 
 from crm.accounts.demo import load_demo
 from crm.accounts.models import User
-from crm.loyalty import selectors, services
+from crm.loyalty import imports, selectors, services
 from crm.loyalty.errors import LoyaltyError
 from crm.loyalty.models import Consumption, PointsAccount, PointsEntry
 
 from .conftest import consistent, make_member
+from .test_imports import ago, xlsx
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -106,3 +108,23 @@ def test_a_sale_is_refunded_once_when_two_refunds_race(owner: User) -> None:
     assert (wins, codes) == (1, ["invalid"] * 7)
     assert selectors.refundable_amount(sale) == 0
     assert consistent(member) == 10
+
+
+def test_an_undone_import_s_order_recorded_again_at_once_counts_once(owner: User) -> None:
+    members = [make_member(owner, name=f"会员{i}") for i in range(3)]
+    admin = User.objects.get(username="管理员")
+    rows: list[list[Any]] = [["会员卡号", "消费时间", "金额", "消费类别", "订单号"]]
+    rows.append([members[0].card_no, ago(3), 100, "餐饮", "R-1"])
+    batch = imports.commit(actor=admin, batch=imports.preview(actor=admin, data=xlsx(rows), filename="r.xlsx"))
+    assert imports.undo(actor=admin, batch=batch) == 1
+    wins, codes = race(
+        12,
+        lambda i: services.consumption_record(
+            customer=members[i % 3], amount=100, category="dining", source="manual", order_no="R-1"
+        ),
+    )
+    assert (wins, codes) == (1, ["duplicate_order"] * 11)
+    sales = Consumption.objects.sales().filter(order_no="R-1").order_by("order_seq")
+    assert list(sales.values_list("order_seq", "import_batch")) == [(0, batch.pk), (1, None)]
+    assert sum(consistent(m) if PointsAccount.objects.filter(customer=m).exists() else 0 for m in members) == 100
+    assert selectors.reconcile()[1] == []

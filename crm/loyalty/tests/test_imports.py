@@ -23,6 +23,7 @@ from crm.core.imports import ImportFileError, read_rows, read_table
 from crm.core.models import AuditLog, ImportBatch, ImportStatus
 from crm.customers.models import Customer, CustomerStatus
 from crm.loyalty import imports, selectors, services
+from crm.loyalty.errors import LoyaltyError
 from crm.loyalty.models import (
     Consumption,
     EntryKind,
@@ -180,9 +181,32 @@ def test_an_xlsx_with_titles_is_checked_row_by_row_committed_reported_and_undone
     assert selectors.reconcile()[1] == []
     with pytest.raises(imports.ImportRefused, match="不能撤销"):
         imports.undo(actor=li, batch=batch)
-    # the same file again: the orders of the undone import stay counted once
-    again = imports.preview(actor=li, data=xlsx(rows), filename="消费.xlsx")
-    assert "订单号「A-1」已在一次后来撤销的导入中登记过,同一订单号不能再用" in str(again.problems)
+    # the (corrected) file again: the orders of the undone import are recorded again, once
+    again = imports.commit(actor=li, batch=imports.preview(actor=li, data=xlsx(rows), filename="消费.xlsx"))
+    assert (again.imported, again.skipped) == (2, 15)
+    assert list(Consumption.objects.sales().filter(order_no="A-1").values_list("order_seq", "import_batch")) == [
+        (0, batch.pk),
+        (1, again.pk),
+    ]
+    assert consistent(a) == 10 + 1280 and consistent(b) == 2000
+    assert selectors.rolling_net(a) == D("1290.50")
+    once_more = imports.preview(actor=li, data=xlsx(rows), filename="消费.xlsx")
+    assert "订单号「A-1」已经登记过,同一笔订单只计一次" in str(once_more.problems)
+    assert once_more.imported == 0
+    # and by hand, once that import is undone too: again once
+    assert imports.undo(actor=li, batch=again) == 2
+
+    def by_hand() -> Consumption:
+        return services.consumption_record(
+            customer=a, amount="1280.50", category="dining", source="manual", order_no="A-1", operator=li
+        )
+
+    assert by_hand().order_seq == 2
+    with pytest.raises(LoyaltyError, match="订单号「A-1」已经登记过,同一笔订单只计一次") as refused:
+        by_hand()
+    assert refused.value.detail["consumption_id"] == Consumption.objects.sales().get(order_no="A-1", order_seq=2).pk
+    assert consistent(a) == 10 + 1280
+    assert selectors.reconcile()[1] == []
 
 
 @pytest.mark.parametrize("encoding", ["gbk", "utf-8-sig"])
