@@ -34,3 +34,15 @@ MASKS = {"mobile": mask_mobile, "id_number": mask_id_number}
 
 def mask(kind: str, value: str | None) -> str:
     return MASKS[kind](value)
+
+
+def mask_form(form: Any, viewer: Any) -> None:
+    """Show the mobile and ID number of a form's read-only (disabled) fields masked, as lists and exports show
+    them, to a viewer without the right to see them in full. A disabled field's posted value is ignored, so the
+    mask can never be saved."""
+    if can_see_sensitive(viewer):
+        return
+    for name in MASKS:
+        field = form.fields.get(name)
+        if field is not None and field.disabled:
+            form.initial[name] = mask(name, form.get_initial_for_field(field, name))

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from crm.core.lists import Column
-from crm.core.masking import can_see_sensitive
+from crm.core.masking import can_see_sensitive, mask_form
 from crm.core.views_base import Button, CrmView, ObjectListView
 from crm.workflow import selectors as workflow_selectors
 from crm.workflow.models import Application
@@ -482,6 +482,8 @@ class LeadDetailView(PartyDetailView):
         if not editable:
             for field in basic.fields.values():
                 field.disabled = True
+        if not context["is_owner"]:
+            mask_form(basic, self.request.user)
         convert_url = None
         if editable and self.request.user.has_perm("customers.add_customer"):
             convert_url = (
@@ -563,6 +565,8 @@ class CustomerDetailView(PartyDetailView):
             if not ok:
                 for field in form.fields.values():
                     field.disabled = True
+        if not context["is_owner"]:  # the owner works with the numbers (calls, corrects them)
+            mask_form(basic, self.request.user)
         parts: dict[str, dict[str, Any]] = {}
         for part, (formset_class, prefix, label) in self.PARTS.items():
             formset = forms.get(f"{part}_formset") or formset_class(instance=obj, prefix=prefix)

@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy
 
 from crm.accounts.models import User
 from crm.core.lists import Column
+from crm.core.masking import mask_form
 from crm.core.views_base import Button, CrmView, ObjectListView, QuickFilter, is_htmx
 
 from . import engine, selectors, services
@@ -314,6 +315,8 @@ class ApplicationView(CrmView):
             )
             if not editable or locked:
                 field.disabled = True
+        if app is not None and app.applicant_id != self.request.user.pk:
+            mask_form(form, self.request.user)
         return form
 
     def action_label(self, action: str, app: Application | None) -> str:
