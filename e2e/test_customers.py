@@ -248,10 +248,13 @@ def test_a_lead_is_assigned_followed_converted_and_the_customer_handed_over(pers
 
     # 9. 张伟 【移交】s it to his manager: it is no longer his, and his tab says so. 李明 【分配】s it to 刘洋.
     field(active_pane(zhang), "移交原因").fill("客户希望由刘洋对接")
+    asked: list[str] = []
+    zhang.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
     button(zhang, "移交").click()
     expect(message(zhang, f"「{NAME}」已移交给李明,等待重新分配。")).to_be_visible()
     expect(active_pane(zhang)).to_contain_text("该记录已不在您的负责范围内")
     expect(button(zhang, "移交")).to_have_count(0)
+    assert asked == [f"移交后「{NAME}」交由上级重新分配,您将不能再查看和跟进。确定移交吗?"]
 
     li.reload()
     open_from_menu(li, "客户跟踪")

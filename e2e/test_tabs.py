@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from playwright.sync_api import Page, expect
 
 from .conftest import active_pane, label, list_count, log_in_first_time, sidebar, tab, table_rows
@@ -14,7 +16,7 @@ def search_users(page: Page, text: str) -> None:
 
 
 def open_from_menu(page: Page, name: str) -> None:
-    sidebar(page).get_by_role("link", name=name).click()
+    sidebar(page).get_by_role("link", name=re.compile(rf"(^|\s){re.escape(name)}(\s+\d+)?$")).click()
     expect(tab(page, name)).to_have_attribute("aria-selected", "true")
     expect(active_pane(page).get_by_role("heading", name=name)).to_be_visible()
 
@@ -71,3 +73,24 @@ def test_reset_clears_the_search_and_shows_everyone(page: Page, app_url: str) ->
     expect(list_count(page)).to_contain_text("共 13 条")
     expect(table_rows(page)).to_have_count(13)
     expect(table_rows(page).filter(has_text="刘洋")).to_have_count(1)
+
+
+def test_export_saves_the_file_and_a_condition_in_error_is_said_in_the_tab(page: Page, app_url: str) -> None:
+    log_in_first_time(page, app_url, "管理员")
+    open_from_menu(page, "客户跟踪")
+    pane = active_pane(page)
+    pane.get_by_label(label("手机号")).fill("138")
+    export = pane.get_by_role("link", name="导出")
+    export.click()
+    expect(pane.get_by_role("alert").filter(has_text="查询条件有误,没有导出")).to_contain_text(
+        "手机号:请输入手机号中连续的至少 4 位数字。"
+    )
+    expect(pane.get_by_label(label("手机号"))).to_have_value("138")  # the page stays, with what was typed
+    expect(tab(page, "客户跟踪")).to_have_attribute("aria-selected", "true")
+
+    pane.get_by_label(label("手机号")).fill("1380")
+    with page.expect_download() as download:
+        export.click()
+    assert download.value.suggested_filename.startswith("客户跟踪_")
+    assert download.value.suggested_filename.endswith(".xlsx")
+    expect(pane.get_by_role("alert").filter(has_text="查询条件有误")).to_have_count(0)

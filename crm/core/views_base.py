@@ -227,8 +227,19 @@ class ObjectListView(CrmView):
         return self.render_page(self.template_name, context, partial=partial)
 
     def export(self, form: ListFilterForm) -> HttpResponse:
+        """The list under the current conditions as an .xlsx file. A refusal is one plain sentence (the page
+        fetches the file and shows the sentence in the tab): no permission, or a condition in error (the list
+        leaves such a condition out and says so beside it; an export of more than was asked for would not)."""
         if not self.can_export():
-            raise PermissionDenied(_("您没有导出「%(title)s」的权限。") % {"title": self.get_title()})
+            return _sentence(403, _("您没有导出「%(title)s」的权限。") % {"title": self.get_title()})
+        if form.is_bound and not form.is_valid():
+            wrong = [
+                f"{form[name].label}:{' '.join(map(str, errors))}"
+                if name in form.fields
+                else " ".join(map(str, errors))
+                for name, errors in form.errors.items()
+            ]
+            return _sentence(422, _("查询条件有误,没有导出。%(wrong)s") % {"wrong": ";".join(wrong)})
         _col, field, desc = self.current_sort()
         qs = self.filtered(form, "export").order_by(f"-{field}" if desc else field, "-pk" if desc else "pk")
         rows = qs[: settings.CRM_EXPORT_MAX_ROWS].iterator(chunk_size=2000)
@@ -246,6 +257,10 @@ class ObjectListView(CrmView):
         response = HttpResponse(data, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
         response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
         return response
+
+
+def _sentence(status: int, text: str) -> HttpResponse:
+    return HttpResponse(text, status=status, content_type="text/plain; charset=utf-8")
 
 
 def _quick(f: QuickFilter, query: QueryDict) -> dict[str, Any]:

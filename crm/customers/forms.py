@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from typing import Any
 
@@ -21,6 +22,16 @@ from .models import Anniversary, Customer, FamilyMember, FollowUp, Lead, LeadSta
 from .selectors import find_duplicates
 
 DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
+EARLIEST = date(1900, 1, 1)  # no date a person's record holds is earlier: an earlier one is a typing mistake
+
+
+def past_date(value: date | None, what: Any) -> date | None:
+    """A date of someone's life (a birthday, an anniversary): not after today, not before 1900."""
+    if value and value > timezone.localdate():
+        raise forms.ValidationError(_("%(what)s不能晚于今天。") % {"what": what})
+    if value and value < EARLIEST:
+        raise forms.ValidationError(_("%(what)s不能早于 1900 年。") % {"what": what})
+    return value
 
 
 class PartyForm(forms.ModelForm):
@@ -154,10 +165,7 @@ class CustomerForm(PartyForm):
         return value
 
     def clean_birthday(self) -> date | None:
-        value = self.cleaned_data.get("birthday")
-        if value and value > timezone.localdate():
-            raise forms.ValidationError(_("生日不能晚于今天。"))
-        return value
+        return past_date(self.cleaned_data.get("birthday"), _("生日"))
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -196,10 +204,53 @@ class HobbyForm(forms.ModelForm):
         field_classes = {"hobbies": ModelMultipleChoiceField}
 
 
-def _parts(model: Any, fields: list[str], widgets: dict[str, Any] | None = None) -> Any:
+class PartRows(forms.BaseInlineFormSet):
+    """The profile's rows of one kind (房产, 车辆, …): a row deleted meanwhile (in another window) is named as such,
+    instead of an error on a hidden field the page cannot show."""
+
+    def add_fields(self, form: Any, index: Any) -> None:
+        super().add_fields(form, index)
+        row = form.fields.get(form._meta.model._meta.pk.name)
+        if row is not None:
+            row.error_messages["invalid_choice"] = _("有一行已被删除(可能是在另一个窗口),请刷新页面后再保存。")
+
+
+class PropertyForm(forms.ModelForm):
+    def clean_area(self) -> Any:
+        value = self.cleaned_data.get("area")
+        if value is not None and value <= 0:
+            raise forms.ValidationError(_("建筑面积须大于 0。"))
+        return value
+
+
+PLATE = re.compile(r"[\u4e00-\u9fffA-Z0-9]{2,10}")
+
+
+class VehicleForm(forms.ModelForm):
+    def clean_plate(self) -> str:
+        value = "".join(self.cleaned_data.get("plate", "").split()).upper()
+        value = value.replace("·", "").replace("•", "").replace("-", "")
+        if value and not PLATE.fullmatch(value):
+            raise forms.ValidationError(_("车牌只能由汉字、字母和数字组成,例如 京A12345。"))
+        return value
+
+
+class FamilyMemberForm(forms.ModelForm):
+    def clean_birthday(self) -> date | None:
+        return past_date(self.cleaned_data.get("birthday"), _("生日"))
+
+
+class AnniversaryForm(forms.ModelForm):
+    def clean_date(self) -> date | None:
+        return past_date(self.cleaned_data.get("date"), _("纪念日的日期"))
+
+
+def _parts(model: Any, form: Any, fields: list[str], widgets: dict[str, Any] | None = None) -> Any:
     return forms.inlineformset_factory(
         Customer,
         model,
+        form=form,
+        formset=PartRows,
         fields=fields,
         widgets=widgets or {},
         extra=1,
@@ -210,10 +261,12 @@ def _parts(model: Any, fields: list[str], widgets: dict[str, Any] | None = None)
     )
 
 
-PropertyFormSet = _parts(Property, ["community", "district", "address", "area", "layout", "usage"])
-VehicleFormSet = _parts(Vehicle, ["brand", "model", "plate", "color"])
-FamilyFormSet = _parts(FamilyMember, ["relation", "name", "birthday", "note"], {"birthday": DateInput()})
-AnniversaryFormSet = _parts(Anniversary, ["name", "date", "note"], {"date": DateInput()})
+PropertyFormSet = _parts(Property, PropertyForm, ["community", "district", "address", "area", "layout", "usage"])
+VehicleFormSet = _parts(Vehicle, VehicleForm, ["brand", "model", "plate", "color"])
+FamilyFormSet = _parts(
+    FamilyMember, FamilyMemberForm, ["relation", "name", "birthday", "note"], {"birthday": DateInput()}
+)
+AnniversaryFormSet = _parts(Anniversary, AnniversaryForm, ["name", "date", "note"], {"date": DateInput()})
 
 
 class FollowUpForm(forms.ModelForm):

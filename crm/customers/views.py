@@ -685,7 +685,11 @@ class MergeView(CrmView):
         except CustomerError as exc:
             messages.error(request, " ".join(exc.messages))
             return self.show(keep, drop, status=409)
-        messages.success(request, _("已将「%(drop)s」合并到「%(keep)s」。") % {"drop": drop.name, "keep": keep.name})
+        messages.success(
+            request,
+            _("已将 #%(drop_id)s「%(drop)s」合并到 #%(keep_id)s「%(keep)s」。")
+            % {"drop_id": drop.pk, "drop": drop.name, "keep_id": keep.pk, "keep": keep.name},
+        )
         response = self.show(None, None)
         response["HX-Trigger"] = "crm:changed"
         return response

@@ -236,7 +236,33 @@ def test_export_is_masked_per_role_and_logged(client_for, people: dict[str, User
 
 def test_export_needs_its_permission(client_for) -> None:
     rep = client_for("张伟")
-    assert rep.get(reverse("accounts:user_list"), {"export": "xlsx"}).status_code == 403
+    assert rep.get(reverse("accounts:user_list"), {"export": "xlsx"}).status_code == 403  # nor the list
+    r = rep.get(reverse("customers:customer_list"), {"export": "xlsx"})  # the list, not its export
+    assert r.status_code == 403 and r["Content-Type"].startswith("text/plain")
+    assert r.content.decode() == "您没有导出「客户跟踪」的权限。"
+
+
+def test_a_condition_in_error_exports_nothing_and_says_why(client_for, people: dict[str, User]) -> None:
+    from crm.customers.models import Customer
+
+    owner = people["张伟"]
+    for n in range(3):
+        Customer.objects.create(
+            name=f"客户{n}",
+            mobile=f"1390000000{n}",
+            owner=owner,
+            department=owner.department,
+            registered_by=owner,
+            status="formal",
+        )
+    director = client_for("王建国")
+    url = reverse("customers:customer_list")
+    assert len(_sheet(director.get(url, {"export": "xlsx"}))) == 4
+    before = AuditLog.objects.filter(action=AuditAction.EXPORT).count()
+    r = director.get(url, {"export": "xlsx", "mobile": "138"})  # the list leaves it out and says so; export: no
+    assert r.status_code == 422 and r["Content-Type"].startswith("text/plain")
+    assert r.content.decode() == "查询条件有误,没有导出。手机号:请输入手机号中连续的至少 4 位数字。"
+    assert AuditLog.objects.filter(action=AuditAction.EXPORT).count() == before
 
 
 def test_home_and_menu_follow_permissions(client_for) -> None:

@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from crm.core.models import DictItem
-from crm.customers.models import Customer
+from crm.customers.models import Anniversary, Customer, FamilyMember, Property, Vehicle
 from crm.workflow.models import Application
 
 pytestmark = pytest.mark.django_db
@@ -52,3 +53,86 @@ def test_numbers_are_masked_on_pages_as_in_lists_except_for_the_owner_and_the_ap
     # what the owner saves is what he typed; a leader's page never posts the mask back
     customer.refresh_from_db()
     assert (customer.mobile, customer.id_number) == (MOBILE, ID_NUMBER)
+
+
+def _member(owner: Any) -> Customer:
+    return Customer.objects.create(
+        name="孙总",
+        mobile="13900002222",
+        owner=owner,
+        department=owner.department,
+        registered_by=owner,
+        status="formal",
+        owned_since=timezone.now(),
+    )
+
+
+def _rows(part: str, prefix: str, rows: list[dict[str, Any]], initial: int = 0) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "_action": "parts",
+        "_part": part,
+        f"{prefix}-TOTAL_FORMS": str(len(rows)),
+        f"{prefix}-INITIAL_FORMS": str(initial),
+        f"{prefix}-MIN_NUM_FORMS": "0",
+        f"{prefix}-MAX_NUM_FORMS": "30",
+    }
+    for i, row in enumerate(rows):
+        data.update({f"{prefix}-{i}-{k}": v for k, v in row.items()})
+    return data
+
+
+@pytest.mark.parametrize(
+    ("part", "row", "message"),
+    [
+        ("properties", {"community": "万科城", "area": "-5"}, "建筑面积须大于 0。"),
+        ("properties", {"community": "万科城", "area": "0"}, "建筑面积须大于 0。"),
+        ("properties", {"community": "万科城", "area": "99999999999"}, "数字太大:最多 8 位数字。"),
+        ("properties", {"community": "万科城", "area": "1.234"}, "最多 2 位小数。"),
+        ("properties", {"community": "万科城", "address": "路" * 201}, "最多 200 个字(现在 201 个)。"),
+        ("vehicles", {"brand": "奔驰", "plate": "!!!???"}, "车牌只能由汉字、字母和数字组成"),
+        ("family", {"relation": "儿子", "name": "孙小", "birthday": "2099-05-01"}, "生日不能晚于今天。"),
+        ("family", {"relation": "父亲", "name": "孙老", "birthday": "1800-01-01"}, "生日不能早于 1900 年。"),
+        ("anniversaries", {"name": "结婚纪念日", "date": "1899-01-01"}, "纪念日的日期不能早于 1900 年。"),
+        ("anniversaries", {"name": "结婚纪念日", "date": "2099-01-01"}, "纪念日的日期不能晚于今天。"),
+    ],
+)
+def test_impossible_rows_are_refused_in_plain_chinese_and_nothing_saved(
+    client_for: Any, people: dict[str, Any], part: str, row: dict[str, Any], message: str
+) -> None:
+    customer = _member(people["张伟"])
+    url = reverse("customers:customer_detail", args=[customer.pk])
+    r = client_for("张伟").post(url, _rows(part, part, [row]))
+    assert r.status_code == 422
+    assert message in r.content.decode()
+    assert not any(m.objects.exists() for m in (Property, Vehicle, FamilyMember, Anniversary))
+
+
+def test_plates_are_kept_as_written_on_the_plate(client_for: Any, people: dict[str, Any]) -> None:
+    customer = _member(people["张伟"])
+    url = reverse("customers:customer_detail", args=[customer.pk])
+    rows = [{"brand": "奔驰", "plate": "京a·12345"}, {"brand": "宝马", "plate": "粤Z 1234港"}]
+    assert client_for("张伟").post(url, _rows("vehicles", "vehicles", rows)).status_code == 200
+    assert sorted(Vehicle.objects.values_list("plate", flat=True)) == ["京A12345", "粤Z1234港"]
+
+
+def test_a_row_deleted_in_another_window_is_named_and_the_page_can_be_saved_after_a_refresh(
+    client_for: Any, people: dict[str, Any]
+) -> None:
+    customer = _member(people["张伟"])
+    gone = Property.objects.create(customer=customer, community="万科城", area=120)
+    url = reverse("customers:customer_detail", args=[customer.pk])
+    stale = _rows("properties", "properties", [{"id": gone.pk, "community": "万科城", "area": "130"}], initial=1)
+    gone.delete()
+    zhang = client_for("张伟")
+    r = zhang.post(url, stale)
+    assert r.status_code == 422
+    assert "有一行已被删除(可能是在另一个窗口),请刷新页面后再保存。" in r.content.decode()
+    fresh = _rows("properties", "properties", [{"community": "万科城", "area": "130"}])
+    assert zhang.post(url, fresh).status_code == 200
+    assert list(Property.objects.values_list("area", flat=True)) == [130]
+
+
+def test_the_handover_asks_first(client_for: Any, people: dict[str, Any]) -> None:
+    customer = _member(people["张伟"])
+    page = client_for("张伟").get(reverse("customers:customer_detail", args=[customer.pk])).content.decode()
+    assert 'value="handover" data-confirm="移交后「孙总」交由上级重新分配,您将不能再查看和跟进。确定移交吗?"' in page

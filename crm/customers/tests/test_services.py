@@ -320,8 +320,10 @@ def test_the_merge_page(client_for: Any, people: dict[str, Any]) -> None:
     assert r.status_code == 422 and "请用记录编号" in r.content.decode()
     r = admin.post(url, {"keep": f"#{a.pk}", "drop": f"#{b.pk}", "_action": "compare"})
     assert r.status_code == 200 and "浦东" in r.content.decode()
+    confirm = f"把 #{b.pk} 孙总 合并到 #{a.pk} 孙总:#{b.pk} 将标为「已合并」,合并后不能撤销。确定合并吗?"
+    assert f'data-confirm="{confirm}"' in r.content.decode()  # the browser asks first
     r = admin.post(url, {"keep": f"#{a.pk}", "drop": f"#{b.pk}", "_action": "merge"})
-    assert r.status_code == 200 and "已将「孙总」合并到「孙总」" in r.content.decode()
+    assert r.status_code == 200 and f"已将 #{b.pk}「孙总」合并到 #{a.pk}「孙总」" in r.content.decode()
     assert Customer.objects.get(pk=b.pk).status == CustomerStatus.MERGED
     assert client_for("李明").get(url).status_code == 403
 

@@ -217,7 +217,7 @@ def test_the_rules_page_saves_the_rules_and_levels_at_once(client_for: Any) -> N
         ({"levels-1-threshold": "1e400"}, "升级门槛"),
         ({"window_months": "0"}, "1 到 60"),
         ({"expiry_months": "999"}, "0 到 120"),
-        ({"rounding": "sideways"}, "选择一个有效的选项"),
+        ({"rounding": "sideways"}, "「sideways」不是可选的项,请重新选择"),
         ({"levels-1-id": "999999"}, "已被删除"),
         ({"new": {"name": "白金卡", "rank": 5}}, "请填写升级门槛"),
     ],

@@ -167,15 +167,54 @@
     }
     var exp = e.target.closest("a[data-crm-export]");
     if (exp) {
+      e.preventDefault();
+      var url = exp.href;
       var searchForm = document.querySelector(exp.dataset.crmExport);
       if (searchForm) {
-        e.preventDefault();
         var params = new URLSearchParams(new FormData(searchForm));
         params.set("export", "xlsx");
-        window.location.href = searchForm.getAttribute("action") + "?" + params.toString();
+        url = searchForm.getAttribute("action") + "?" + params.toString();
       }
+      download(url, exp);
     }
   });
+
+  // 【导出】 fetches the file and saves it, without leaving the page: a refusal (a condition in error, no
+  // permission) is said in the tab, and what was typed stays.
+  function download(url, link) {
+    var pane = link.closest(".crm-pane") || document.body;
+    pane.querySelectorAll(".crm-export-refusal").forEach(function (old) { old.remove(); });
+    function refuse(text) {
+      var box = document.createElement("div");
+      box.className = "alert alert-danger py-2 crm-export-refusal";
+      box.setAttribute("role", "alert");
+      box.textContent = text;
+      pane.prepend(box);
+    }
+    link.classList.add("disabled");
+    fetch(url, { credentials: "same-origin" }).then(function (r) {
+      var type = r.headers.get("Content-Type") || "";
+      if (r.ok && type.indexOf("spreadsheetml") >= 0) {
+        return r.blob().then(function (blob) {
+          var name = /filename\*=UTF-8''([^;]+)/.exec(r.headers.get("Content-Disposition") || "");
+          var a = document.createElement("a");
+          a.href = URL.createObjectURL(blob);
+          a.download = name ? decodeURIComponent(name[1]) : "export.xlsx";
+          document.body.appendChild(a);
+          a.click();
+          a.remove();
+          setTimeout(function () { URL.revokeObjectURL(a.href); }, 60000);
+        });
+      }
+      return r.text().then(function (text) {
+        refuse(type.indexOf("text/plain") === 0 ? text : tabs.dataset.errorLabel || "");
+      });
+    }).catch(function () {
+      refuse(tabs.dataset.offlineLabel || "");
+    }).finally(function () {
+      link.classList.remove("disabled");
+    });
+  }
 
   function rename(header, title) {
     header.dataset.tabTitle = title;
