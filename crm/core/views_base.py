@@ -221,6 +221,8 @@ class ObjectListView(CrmView):
             # evaluated only where rendered (the whole list), not for a refresh of the results alone
             "quick_filters": lambda: [_quick(f, query) for f in self.quick_filters()],
             "can_export": self.can_export(),
+            # said with the results too: a search refreshes only them, not the form with its messages
+            "condition_errors": condition_errors(form),
         }
         target = request.headers.get("HX-Target", "")
         partial = "results" if target.startswith("results-") else "content"
@@ -232,13 +234,8 @@ class ObjectListView(CrmView):
         leaves such a condition out and says so beside it; an export of more than was asked for would not)."""
         if not self.can_export():
             return _sentence(403, _("您没有导出「%(title)s」的权限。") % {"title": self.get_title()})
-        if form.is_bound and not form.is_valid():
-            wrong = [
-                f"{form[name].label}:{' '.join(map(str, errors))}"
-                if name in form.fields
-                else " ".join(map(str, errors))
-                for name, errors in form.errors.items()
-            ]
+        wrong = condition_errors(form)
+        if wrong:
             return _sentence(422, _("查询条件有误,没有导出。%(wrong)s") % {"wrong": ";".join(wrong)})
         _col, field, desc = self.current_sort()
         qs = self.filtered(form, "export").order_by(f"-{field}" if desc else field, "-pk" if desc else "pk")
@@ -257,6 +254,16 @@ class ObjectListView(CrmView):
         response = HttpResponse(data, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
         response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
         return response
+
+
+def condition_errors(form: ListFilterForm) -> list[str]:
+    """The search conditions in error, each as 「label:message」 (a condition of the whole form, as its message)."""
+    if not form.is_bound or form.is_valid():
+        return []
+    return [
+        f"{form[name].label}:{' '.join(map(str, errors))}" if name in form.fields else " ".join(map(str, errors))
+        for name, errors in form.errors.items()
+    ]
 
 
 def _sentence(status: int, text: str) -> HttpResponse:

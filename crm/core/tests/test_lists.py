@@ -171,6 +171,18 @@ def test_a_bad_filter_value_leaves_the_valid_ones_applied(client_for, entries: l
     assert r.status_code == 200 and "对象94" in body and "对象93" not in body
 
 
+def test_a_search_says_which_conditions_it_left_out_with_the_results(client_for, entries: list[AuditLog]) -> None:
+    admin = client_for("管理员")
+    query = {"_uid": "abc", "date_from": "2026-05-02", "date_to": "2026-05-01", "object_repr": "对象94"}
+    r = admin.get(reverse("core:audit_list"), query, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="results-abc")
+    body = r.content.decode()
+    assert body.lstrip().startswith('<div class="crm-results" id="results-abc"')  # 【查询】 swaps only these
+    assert "以下查询条件有误,没有使用:结束日期:结束日期不能早于开始日期。" in body
+    assert "对象94" in body and "对象93" not in body
+    r = admin.get(reverse("core:audit_list"), {"_uid": "abc", "object_repr": "对象94"}, HTTP_HX_REQUEST="true")
+    assert "查询条件有误" not in r.content.decode()
+
+
 def test_partial_render_is_only_the_results(client_for, entries: list[AuditLog]) -> None:
     admin = client_for("管理员")
     r = admin.get(reverse("core:audit_list"), {"_uid": "abc"}, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="results-abc")
