@@ -91,9 +91,28 @@ class DictTypeForm(forms.ModelForm):
         fields = ["code", "name", "description"]
 
 
+class RowsFormSet(forms.BaseInlineFormSet):
+    """Rows of a record edited on its page (dictionary items, a customer's properties, …): a value that must be
+    unique among the rows is named by its label, not its field name; a row deleted meanwhile (in another window)
+    is named as such, instead of an error on a hidden field."""
+
+    def add_fields(self, form: Any, index: Any) -> None:
+        super().add_fields(form, index)
+        row = form.fields.get(form._meta.model._meta.pk.name)
+        if row is not None:
+            row.error_messages["invalid_choice"] = _("有一行已被删除(可能是在另一个窗口),请刷新页面后再保存。")
+
+    def get_unique_error_message(self, unique_check: Any) -> str:
+        fields = self.form.base_fields
+        own = [name for name in unique_check if name != self.fk.name]  # the record the rows belong to: the same
+        labels = [str(fields[name].label) if name in fields else name for name in own]
+        return str(_("「%(field)s」有重复,每一行须各不相同。") % {"field": "、".join(labels)})
+
+
 DictItemFormSet = forms.inlineformset_factory(
     DictType,
     DictItem,
+    formset=RowsFormSet,
     fields=["code", "label", "sort", "is_active"],
     extra=3,
     can_delete=True,

@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from crm.accounts.models import User
-from crm.core.forms import DateInput, ModelMultipleChoiceField, local_midnight
+from crm.core.forms import DateInput, ModelMultipleChoiceField, RowsFormSet, local_midnight
 from crm.core.lists import ListFilterForm
 from crm.core.models import DictItem
 from crm.core.textsearch import digits_q, name_q
@@ -204,17 +204,6 @@ class HobbyForm(forms.ModelForm):
         field_classes = {"hobbies": ModelMultipleChoiceField}
 
 
-class PartRows(forms.BaseInlineFormSet):
-    """The profile's rows of one kind (房产, 车辆, …): a row deleted meanwhile (in another window) is named as such,
-    instead of an error on a hidden field the page cannot show."""
-
-    def add_fields(self, form: Any, index: Any) -> None:
-        super().add_fields(form, index)
-        row = form.fields.get(form._meta.model._meta.pk.name)
-        if row is not None:
-            row.error_messages["invalid_choice"] = _("有一行已被删除(可能是在另一个窗口),请刷新页面后再保存。")
-
-
 class PropertyForm(forms.ModelForm):
     def clean_area(self) -> Any:
         value = self.cleaned_data.get("area")
@@ -250,7 +239,7 @@ def _parts(model: Any, form: Any, fields: list[str], widgets: dict[str, Any] | N
         Customer,
         model,
         form=form,
-        formset=PartRows,
+        formset=RowsFormSet,
         fields=fields,
         widgets=widgets or {},
         extra=1,
