@@ -20,7 +20,7 @@ from crm.core.masking import can_see_sensitive, mask_form
 from crm.core.views_base import Button, CrmView, ObjectListView
 from crm.workflow import selectors as workflow_selectors
 from crm.workflow.models import Application
-from crm.workflow.views import TodoListView
+from crm.workflow.views import TodoListView, status_text
 
 from . import selectors, services
 from .forms import (
@@ -62,7 +62,7 @@ def next_display(obj: Lead | Customer) -> str:
 
 def _lead_status(lead: Lead) -> str:
     if lead.status == LeadStatus.DRAFT and lead.application is not None:
-        return str(lead.application.get_status_display())
+        return status_text(lead.application)  # 草稿(已退回) as 〖我的申请〗 says it
     return str(lead.get_status_display())
 
 
@@ -206,11 +206,11 @@ class LeadEntryListView(ObjectListView):
     def get_queryset(self, action: str = "view") -> QuerySet:
         return Lead.objects.filter(registered_by=self.request.user.pk).select_related(*self.select_related)
 
-    def detail_url(self, obj: Any) -> str:
+    def detail_url(self, obj: Any) -> str | None:
         # A lead submitted for assignment is the registrar's through its application (and its 流程信息).
         if obj.application_id:
             return reverse("workflow:detail", args=[obj.application_id])
-        return reverse("customers:lead_detail", args=[obj.pk])
+        return reverse("customers:lead_detail", args=[obj.pk]) if _reachable(self.request.user, obj) else None
 
     def get_toolbar(self) -> list[Button]:
         user = self.request.user
@@ -246,17 +246,24 @@ class CustomerEntryListView(ObjectListView):
     ]
 
     def get_queryset(self, action: str = "view") -> QuerySet:
-        return Customer.objects.filter(registered_by=self.request.user.pk).select_related(*self.select_related)
+        mine = Customer.objects.filter(registered_by=self.request.user.pk).exclude(status=CustomerStatus.MERGED)
+        return mine.select_related(*self.select_related)
 
-    def detail_url(self, obj: Any) -> str:
-        if obj.status == CustomerStatus.REGISTERING and obj.application_id:
-            return reverse("workflow:detail", args=[obj.application_id])
-        return reverse("customers:customer_detail", args=[obj.pk])
+    def detail_url(self, obj: Any) -> str | None:
+        if obj.status != CustomerStatus.REGISTERING and _reachable(self.request.user, obj):
+            return reverse("customers:customer_detail", args=[obj.pk])
+        # in review, or since handed to someone out of my reach: its registration (流程信息) is still mine to read
+        return reverse("workflow:detail", args=[obj.application_id]) if obj.application_id else None
+
+
+def _reachable(user: Any, obj: Lead | Customer) -> bool:
+    """Whether ``user`` may still open what they registered (it may have been handed to someone else since)."""
+    return obj.owner_id == user.pk or type(obj).objects.for_user(user).filter(pk=obj.pk).exists()
 
 
 def _customer_status(c: Customer) -> str:
     if c.status == CustomerStatus.REGISTERING and c.application is not None:
-        return str(c.application.get_status_display())
+        return status_text(c.application)
     return str(c.get_status_display())
 
 

@@ -1,0 +1,51 @@
+"""〖潜在客户录入〗 and 〖客户登记〗: what the registrar sees of what they registered, whatever became of it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.urls import reverse
+
+from crm.customers import services
+from crm.customers.models import Customer
+
+from .test_flow import register_lead
+from .test_profile import _approve, _member, _register
+
+pytestmark = pytest.mark.django_db
+
+
+def _rows(client: Any, url_name: str) -> list[dict[str, Any]]:
+    return client.get(reverse(url_name)).context["rows"]
+
+
+def test_a_returned_application_reads_as_returned_in_the_entry_lists(client_for: Any, people: dict[str, Any]) -> None:
+    chen, wang = client_for("陈静"), client_for("王建国")
+    lead = register_lead(chen)
+    r = wang.post(reverse("workflow:detail", args=[lead.application_id]), {"_action": "return", "opinion": "补充公司"})
+    assert r.status_code == 302
+    (row,) = _rows(chen, "customers:lead_entry")
+    assert str(row["cells"][4]) == "草稿(已退回)"
+
+
+def test_what_was_handed_on_opens_as_its_registration_and_merged_records_are_gone(
+    client_for: Any, people: dict[str, Any]
+) -> None:
+    zhang = client_for("张伟")
+    app = _register(zhang)
+    _approve(client_for, app)
+    customer = Customer.objects.get(application=app)
+    (row,) = _rows(zhang, "customers:customer_entry")
+    assert row["url"] == reverse("customers:customer_detail", args=[customer.pk])
+    services.hand_over(actor=people["张伟"], obj=customer, reason="")
+    (row,) = _rows(zhang, "customers:customer_entry")
+    assert row["url"] == reverse("workflow:detail", args=[app.pk])  # not a 404: the profile is his leader's now
+    assert zhang.get(row["url"]).status_code == 200
+    assert client_for("李明").get(reverse("customers:customer_entry")).status_code == 200
+    # a record of his merged into another is no longer listed
+    other = _member(people["张伟"])
+    other.registered_by = people["张伟"]
+    other.save()
+    services.merge(actor=people["管理员"], keep=customer, drop=other)
+    assert [r["obj"].pk for r in _rows(zhang, "customers:customer_entry")] == [customer.pk]
