@@ -18,7 +18,7 @@ from crm.core.models import DictItem
 from crm.core.textsearch import digits_q, name_q
 from crm.core.validators import normalize_mobile, validate_id_number, validate_mobile
 
-from .models import Anniversary, Customer, FamilyMember, FollowUp, Lead, LeadStatus, Property, Vehicle
+from .models import Anniversary, Customer, CustomerStatus, FamilyMember, FollowUp, Lead, LeadStatus, Property, Vehicle
 from .selectors import find_duplicates
 
 DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
@@ -376,11 +376,19 @@ class LeadFilterForm(PartyFilterForm):
     lookups = {**PartyFilterForm.lookups, "intent": "intent", "status": "status"}
 
 
+LISTED = (CustomerStatus.FORMAL, CustomerStatus.HANDED_OVER)  # the statuses 〖客户跟踪〗 lists
+
+
 class CustomerFilterForm(PartyFilterForm):
     card_no = forms.CharField(label=_("会员卡号"), required=False, max_length=30)
     level = _dict_choice("customer_level", _("客户级别"))
+    status = forms.ChoiceField(
+        label=_("状态"),
+        required=False,
+        choices=[("", _("全部")), *((s.value, s.label) for s in LISTED)],
+    )
 
-    lookups = {**PartyFilterForm.lookups, "level": "level"}
+    lookups = {**PartyFilterForm.lookups, "level": "level", "status": "status"}
 
     def filter_card_no(self, qs: QuerySet, value: str) -> QuerySet:
         return qs.filter(Q(card_no=value.upper()) | Q(card_no__startswith=value.upper()))

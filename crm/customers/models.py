@@ -241,6 +241,8 @@ class Customer(Party):
             models.Index(fields=["-created_at", "-id"], name="cust_created_idx"),
             models.Index(fields=["registered_by", "-created_at", "-id"], name="cust_registrar_idx"),
             models.Index(fields=["owner", "next_followup_on"], name="cust_next_idx"),
+            # a leader's customers handed over to them, waiting for 【分配】 (客户跟踪's quick filter): few
+            models.Index(fields=["owner"], name="cust_handed_over_idx", condition=Q(status="handed_over")),
             models.Index(fields=["mobile"], name="cust_mobile_idx"),
             models.Index(fields=["id_number"], name="cust_id_number_idx"),
             # Deleting a customer or a lead makes the database look for the rows pointing at it: partial

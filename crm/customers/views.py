@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from crm.core.lists import Column
 from crm.core.masking import can_see_sensitive, mask_form
-from crm.core.views_base import Button, CrmView, ObjectListView
+from crm.core.views_base import Button, CrmView, ObjectListView, QuickFilter
 from crm.workflow import selectors as workflow_selectors
 from crm.workflow.models import Application
 from crm.workflow.views import TodoListView, status_text
@@ -151,6 +151,7 @@ class CustomerListView(ObjectListView):
         *PARTY_COLUMNS,
         Column("card_no", gettext_lazy("会员卡号")),
         Column("level", gettext_lazy("客户级别"), accessor="level.label"),
+        Column("status", gettext_lazy("状态"), accessor="get_status_display"),
         Column("owner", pgettext_lazy("record owner", "负责人"), accessor="owner.full_name"),
         Column("last_followup_at", gettext_lazy("最近跟踪")),
         Column("next_followup_on", gettext_lazy("下次跟踪"), accessor=next_display),
@@ -162,6 +163,17 @@ class CustomerListView(ObjectListView):
         if self.week:
             qs = selectors.week_filter(qs, self.week)
         return qs
+
+    def quick_filters(self) -> list[QuickFilter]:
+        """For a leader: the customers handed over to them, waiting for their 【分配】 (while there are any)."""
+        me = self.request.user.pk
+        waiting = self.get_queryset().filter(status=CustomerStatus.HANDED_OVER, owner=me).count()
+        if not waiting:
+            return []
+        return [
+            QuickFilter(_("全部"), {"status": "", "owner": ""}),
+            QuickFilter(_("移交给我、待重新分配"), {"status": CustomerStatus.HANDED_OVER, "owner": str(me)}, waiting),
+        ]
 
 
 def _weekly(base: type[ObjectListView], week: str, prefix: str) -> type[ObjectListView]:

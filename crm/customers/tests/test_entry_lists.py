@@ -49,3 +49,19 @@ def test_what_was_handed_on_opens_as_its_registration_and_merged_records_are_gon
     other.save()
     services.merge(actor=people["管理员"], keep=customer, drop=other)
     assert [r["obj"].pk for r in _rows(zhang, "customers:customer_entry")] == [customer.pk]
+
+
+def test_a_leader_finds_the_customers_handed_over_to_him(client_for: Any, people: dict[str, Any]) -> None:
+    kept, handed = _member(people["张伟"]), _member(people["张伟"])
+    li = client_for("李明")
+    url = reverse("customers:customer_list")
+    assert li.get(url).context["quick_filters"]() == []  # nothing waits for him
+    services.hand_over(actor=people["张伟"], obj=handed, reason="客户要求")
+    r = li.get(url)
+    waiting = r.context["quick_filters"]()[1]
+    assert (str(waiting["label"]), waiting["count"]) == ("移交给我、待重新分配", 1)
+    assert "待重新分配" in [str(c) for row in r.context["rows"] for c in row["cells"]]
+    params = {"status": "handed_over", "owner": str(people["李明"].pk)}
+    assert [row["obj"].pk for row in li.get(url, params).context["rows"]] == [handed.pk]
+    assert [row["obj"].pk for row in li.get(url, {"status": "formal"}).context["rows"]] == [kept.pk]
+    assert client_for("张伟").get(url).context["quick_filters"]() == []
