@@ -19,7 +19,7 @@ from crm.core.textsearch import digits_q, name_q
 from crm.core.validators import normalize_mobile, validate_id_number, validate_mobile
 
 from .models import Anniversary, Customer, CustomerStatus, FamilyMember, FollowUp, Lead, LeadStatus, Property, Vehicle
-from .selectors import find_duplicates
+from .selectors import find_duplicates, leads_to_convert
 
 DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
 EARLIEST = date(1900, 1, 1)  # no date a person's record holds is earlier: an earlier one is a typing mistake
@@ -151,8 +151,10 @@ class CustomerForm(PartyForm):
             lead_field = self.fields["lead"]
             assert isinstance(lead_field, forms.ModelChoiceField)
             # 【转客户】 only from a lead of one's own that is still being followed.
-            lead_field.queryset = Lead.objects.filter(owner=self.user, status=LeadStatus.FOLLOWING)
-            lead_field.error_messages["invalid_choice"] = _("来源潜在客户不存在、不归您跟进,或已经转为客户。")
+            lead_field.queryset = leads_to_convert(self.user, registration=self.instance)
+            lead_field.error_messages["invalid_choice"] = _(
+                "来源潜在客户不存在、不归您跟进、已经转为客户,或已有另一张客户登记。"
+            )
 
     def exclude_self(self) -> dict[str, int | None]:
         lead = self.cleaned_data.get("lead")

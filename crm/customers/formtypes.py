@@ -8,9 +8,9 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.workflow.registry import FormType, Source, form_types
 
-from . import services
+from . import selectors, services
 from .forms import CustomerForm, LeadForm
-from .models import Customer, Lead, LeadStatus
+from .models import Customer, Lead
 
 LEAD = "lead"
 CUSTOMER = "customer"
@@ -57,9 +57,7 @@ form_types.register(
             Source(
                 key="lead",
                 label=_("潜在客户"),
-                queryset=lambda user: Lead.objects.filter(owner=user, status=LeadStatus.FOLLOWING).order_by(
-                    "-created_at"
-                ),
+                queryset=lambda user: selectors.leads_to_convert(user).order_by("-created_at"),
                 prefill=_lead_prefill,
                 describe=lambda lead: f"{lead.name} {lead.mobile[:3]}****{lead.mobile[-4:]}",
             ),

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from crm.accounts.models import Department, User
 from crm.accounts.selectors import subordinate_ids
 from crm.core.masking import can_see_sensitive, mask
+from crm.workflow.models import Status as ApplicationStatus
 
 from .models import Customer, CustomerStatus, Lead, LeadStatus
 
@@ -151,3 +152,32 @@ def find_record(model: type[Lead] | type[Customer], text: str) -> Any:
         q |= Q(card_no=text) | Q(id_number=text)
     found = list(model.objects.filter(q).select_related("owner")[:2])
     return found[0] if len(found) == 1 else None
+
+
+# ---------------------------------------------------------------------------------------------------
+# 【转客户】: one registration at a time from a lead
+# ---------------------------------------------------------------------------------------------------
+
+OPEN_APPLICATION = (ApplicationStatus.DRAFT, ApplicationStatus.IN_PROGRESS)
+
+
+def open_registrations() -> QuerySet[Customer]:
+    """Customer registrations made from a lead by 【转客户】 that are still a draft or in review."""
+    return Customer.objects.filter(
+        status=CustomerStatus.REGISTERING, lead__isnull=False, application__status__in=OPEN_APPLICATION
+    )
+
+
+def open_registration(lead: Lead) -> Customer | None:
+    """The registration in progress from ``lead``, if any: while it is open the lead is neither converted again,
+    nor closed, nor handed over (its approval would convert a lead that is no longer the applicant's)."""
+    return open_registrations().filter(lead=lead).select_related("application").first()
+
+
+def leads_to_convert(user: Any, *, registration: Customer | None = None) -> QuerySet[Lead]:
+    """The leads ``user`` may 【转客户】: their own, being followed, with no other registration in progress
+    (``registration`` is the one being edited, which keeps its own lead)."""
+    others = open_registrations()
+    if registration is not None and registration.pk is not None:
+        others = others.exclude(pk=registration.pk)
+    return Lead.objects.filter(owner=user, status=LeadStatus.FOLLOWING).exclude(pk__in=others.values("lead"))

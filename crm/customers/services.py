@@ -31,7 +31,7 @@ from .models import (
     Lead,
     LeadStatus,
 )
-from .selectors import leader_of
+from .selectors import leader_of, open_registration
 
 
 class CustomerError(WorkflowError):
@@ -115,6 +115,7 @@ def lead_close(*, actor: Any, lead: Lead, reason: DictItem, note: str = "") -> L
     _require_owner(lead, actor, _("关闭"))
     if lead.status != LeadStatus.FOLLOWING:
         raise CustomerError(_("「%(name)s」现在是「%(status)s」,不能关闭。") % _status(lead))
+    _no_open_registration(lead, _("关闭"))
     if reason is None or reason.dict_type.code != "close_reason":
         raise CustomerError(_("请选择关闭原因。"))
     with audited(actor=actor, obj=lead, fields=("status", "close_reason", "close_note")):
@@ -122,6 +123,15 @@ def lead_close(*, actor: Any, lead: Lead, reason: DictItem, note: str = "") -> L
         lead.save(update_fields=["status", "close_reason", "close_note", "updated_at"])
     _history(lead, HandoverAction.CLOSE, actor, frm=actor, reason=f"{reason.label} {note}".strip())
     return lead
+
+
+def _no_open_registration(lead: Lead, what: str) -> None:
+    registration = open_registration(lead)
+    if registration is not None and registration.application is not None:
+        raise CustomerError(
+            _("「%(name)s」已有一张客户登记「%(status)s」,不能%(what)s;请先在〖客户登记〗中处理那张登记。")
+            % {"name": lead.name, "status": registration.application.get_status_display(), "what": what}
+        )
 
 
 def _status(obj: Party) -> dict[str, str]:
@@ -140,6 +150,8 @@ def hand_over(*, actor: Any, obj: Party, reason: str = "") -> Party:
     _require_owner(obj, actor, _("移交"))
     if obj.status not in (LeadStatus.FOLLOWING, CustomerStatus.FORMAL):
         raise CustomerError(_("「%(name)s」现在是「%(status)s」,不能移交。") % _status(obj))
+    if isinstance(obj, Lead):
+        _no_open_registration(obj, _("移交"))
     leader = leader_of(actor)
     if leader is None:
         raise CustomerError(_("找不到您的上级(部门负责人),无法移交;请联系管理员设置部门负责人。"))

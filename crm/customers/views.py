@@ -503,8 +503,11 @@ class LeadDetailView(PartyDetailView):
                 field.disabled = True
         if not context["is_owner"]:
             mask_form(basic, self.request.user)
+        # While a registration from it is open, the lead waits for it: no second 【转客户】, no closing, no 【移交】.
+        registration = selectors.open_registration(obj) if editable else None
+        free = editable and registration is None
         convert_url = None
-        if editable and self.request.user.has_perm("customers.add_customer"):
+        if free and self.request.user.has_perm("customers.add_customer"):
             convert_url = (
                 reverse("workflow:create", args=[CUSTOMER]) + "?" + urlencode({"source": "lead", "pick": obj.pk})
             )
@@ -513,7 +516,9 @@ class LeadDetailView(PartyDetailView):
                 "kind": "lead",
                 "basic_form": basic,
                 "basic_editable": editable,
-                "close_form": forms.get("close_form") or (CloseForm(prefix="cl") if editable else None),
+                "close_form": forms.get("close_form") or (CloseForm(prefix="cl") if free else None),
+                "can_hand_over": context["can_hand_over"] and registration is None,
+                "registration": registration,
                 "convert_url": convert_url,
                 "application_id": obj.application_id,
                 "tabs": [("basic", _("基本信息")), ("followups", _("跟踪记录")), ("history", _("流程信息"))],

@@ -9,7 +9,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from crm.core.models import DictItem
-from crm.customers.models import Anniversary, Customer, FamilyMember, Property, Vehicle
+from crm.customers import services
+from crm.customers.services import CustomerError
+from crm.customers.models import Anniversary, Customer, FamilyMember, Lead, Property, Vehicle
 from crm.workflow.models import Application
 
 pytestmark = pytest.mark.django_db
@@ -136,3 +138,31 @@ def test_the_handover_asks_first(client_for: Any, people: dict[str, Any]) -> Non
     customer = _member(people["张伟"])
     page = client_for("张伟").get(reverse("customers:customer_detail", args=[customer.pk])).content.decode()
     assert 'value="handover" data-confirm="移交后「孙总」交由上级重新分配,您将不能再查看和跟进。确定移交吗?"' in page
+
+
+def test_a_lead_waits_for_its_open_registration(client_for: Any, people: dict[str, Any]) -> None:
+    """While the registration made by 【转客户】 is a draft or in review, the lead is not converted a second time,
+    closed or handed over: the approval would otherwise convert a lead that is no longer the rep's."""
+    zhang = client_for("张伟")
+    lead = Lead.objects.create(
+        name="钱多多", mobile="13912345678", owner=people["张伟"], registered_by=people["张伟"], status="following"
+    )
+    lead_url = reverse("customers:lead_detail", args=[lead.pk])
+    assert "转客户" in zhang.get(lead_url).content.decode()
+    create = reverse("workflow:create", args=["customer"])
+    data = {"_action": "submit", "name": "钱多多", "gender": "M", "mobile": "13912345678", "lead": lead.pk}
+    assert zhang.post(create, {**data, "confirm_duplicate": "on"}).status_code == 302
+    page = zhang.get(lead_url).content.decode()
+    assert "已转客户,客户登记「审批中」;登记处理完之前,不能再转客户、关闭或移交。" in page
+    assert 'value="close"' not in page and 'value="handover"' not in page and "?source=lead" not in page
+    again = zhang.post(create, {**data, "confirm_duplicate": "on"})  # a second registration from a stale page
+    assert again.status_code == 422
+    assert "来源潜在客户不存在、不归您跟进、已经转为客户,或已有另一张客户登记。" in again.content.decode()
+    assert Customer.objects.filter(lead=lead).count() == 1
+    refused = "「钱多多」已有一张客户登记「审批中」,不能关闭;请先在〖客户登记〗中处理那张登记。"
+    with pytest.raises(CustomerError, match=refused):
+        services.lead_close(
+            actor=people["张伟"], lead=lead, reason=DictItem.objects.filter(dict_type__code="close_reason").first()
+        )
+    with pytest.raises(CustomerError, match="不能移交"):
+        services.hand_over(actor=people["张伟"], obj=lead)
