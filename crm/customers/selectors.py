@@ -80,15 +80,27 @@ class Duplicate:
     owner: str
     field: str  # "mobile" or "id_number"
     value: str
+    state: str = ""  # a registration not yet through: 草稿, 审批中
 
     def describe(self, viewer: Any) -> str:
-        return _("%(field)s %(value)s 已登记为%(kind)s「%(name)s」(负责人:%(owner)s)") % {
+        values = {
             "field": _("手机号") if self.field == "mobile" else _("身份证号"),
             "value": self.value if can_see_sensitive(viewer) else mask(self.field, self.value),
             "kind": _("潜在客户") if self.kind == "lead" else _("客户"),
             "name": self.name,
             "owner": self.owner or _("未分配"),
+            "state": self.state,
         }
+        if self.state:
+            return _("%(field)s %(value)s 已登记为%(kind)s「%(name)s」(%(state)s,负责人:%(owner)s)") % values
+        return _("%(field)s %(value)s 已登记为%(kind)s「%(name)s」(负责人:%(owner)s)") % values
+
+
+def _state(obj: Lead | Customer) -> str:
+    """What a record not yet through its registration is: its application's state (草稿, 审批中), else ""."""
+    if obj.status not in (LeadStatus.DRAFT, CustomerStatus.REGISTERING):
+        return ""
+    return str(obj.application.get_status_display()) if obj.application else str(obj.get_status_display())
 
 
 def find_duplicates(
@@ -96,23 +108,28 @@ def find_duplicates(
 ) -> list[Duplicate]:
     """Leads and customers (anyone's: a duplicate is a duplicate whoever owns it) holding this mobile or ID."""
     out: list[Duplicate] = []
+    rejected = Q(application__status=ApplicationStatus.REJECTED)  # a refused registration holds nothing
     if mobile:
-        leads = Lead.objects.filter(mobile=mobile).exclude(status=LeadStatus.CLOSED).select_related("owner")
+        leads = Lead.objects.filter(mobile=mobile).exclude(status=LeadStatus.CLOSED).exclude(rejected)
         if exclude_lead:
             leads = leads.exclude(pk=exclude_lead)
-        out += [Duplicate("lead", x.name, _owner(x), "mobile", mobile) for x in leads[:5]]
+        out += [
+            Duplicate("lead", x.name, _owner(x), "mobile", mobile, _state(x))
+            for x in leads.select_related("owner", "application")[:5]
+        ]
     q = Q()
     if mobile:
         q |= Q(mobile=mobile)
     if id_number:
         q |= Q(id_number=id_number)
     if q:
-        customers = Customer.objects.filter(q).exclude(status=CustomerStatus.MERGED).select_related("owner")
+        customers = Customer.objects.filter(q).exclude(status=CustomerStatus.MERGED).exclude(rejected)
         if exclude_customer:
             customers = customers.exclude(pk=exclude_customer)
-        for c in customers[:5]:
+        for c in customers.select_related("owner", "application")[:5]:
             field = "mobile" if mobile and c.mobile == mobile else "id_number"
-            out.append(Duplicate("customer", c.name, _owner(c), field, mobile if field == "mobile" else id_number))
+            value = mobile if field == "mobile" else id_number
+            out.append(Duplicate("customer", c.name, _owner(c), field, value, _state(c)))
     return out
 
 

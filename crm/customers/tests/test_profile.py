@@ -10,8 +10,9 @@ from django.utils import timezone
 
 from crm.core.models import DictItem
 from crm.customers import services
-from crm.customers.services import CustomerError
+from crm.customers.forms import LeadForm
 from crm.customers.models import Anniversary, Customer, FamilyMember, Lead, Property, Vehicle
+from crm.customers.services import CustomerError
 from crm.workflow.models import Application
 
 pytestmark = pytest.mark.django_db
@@ -166,3 +167,15 @@ def test_a_lead_waits_for_its_open_registration(client_for: Any, people: dict[st
         )
     with pytest.raises(CustomerError, match="不能移交"):
         services.hand_over(actor=people["张伟"], obj=lead)
+
+
+def test_a_refused_registration_holds_no_number_and_one_in_review_says_so(
+    client_for: Any, people: dict[str, Any]
+) -> None:
+    app = _register(client_for("张伟"))
+    form = LeadForm({"name": "钱先生", "mobile": MOBILE}, user=people["刘洋"])
+    assert not form.is_valid()
+    assert "139****5678 已登记为客户「钱多多」(审批中,负责人:张伟)" in " ".join(form.non_field_errors())
+    r = client_for("李明").post(reverse("workflow:detail", args=[app.pk]), {"_action": "reject", "opinion": "信息不实"})
+    assert r.status_code == 302
+    assert LeadForm({"name": "钱先生", "mobile": MOBILE}, user=people["刘洋"]).is_valid()
