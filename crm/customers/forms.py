@@ -275,6 +275,9 @@ class FollowUpForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if not for_lead:
             del self.fields["intent"]
+        self.fields["method"].required = True
+        self.fields["method"].error_messages["required"] = _("请选择跟踪方式。")
+        self.fields["content"].error_messages["required"] = _("请填写跟踪内容。")
 
     def clean_at(self) -> Any:
         value = self.cleaned_data["at"]

@@ -220,7 +220,11 @@ def _apply_followup(obj: Party, followup: FollowUp) -> None:
     updates: dict[str, Any] = {"updated_at": timezone.now()}
     if obj.last_followup_at is None or followup.at >= obj.last_followup_at:
         updates["last_followup_at"] = followup.at
-        updates["next_followup_on"] = followup.next_on
+        planned = obj.next_followup_on
+        # No next date given: a follow-up still planned for after this one stands (a short call in between does
+        # not cancel it); one due by now was this follow-up.
+        keep = followup.next_on is None and planned is not None and planned > timezone.localdate(followup.at)
+        updates["next_followup_on"] = planned if keep else followup.next_on
         if isinstance(obj, Lead) and followup.intent_id:
             updates["intent"] = followup.intent_id
     type(obj)._default_manager.filter(pk=obj.pk).update(**updates)

@@ -57,7 +57,12 @@ def customer_of(user: Any, name: str = "孙总", mobile: str = "13600000001", **
 
 
 def followup_form(at: datetime, next_on: date | None = None, **extra: Any) -> FollowUpForm:
-    data = {"at": timezone.localtime(at).strftime("%Y-%m-%dT%H:%M"), "content": "电话沟通", **extra}
+    data = {
+        "at": timezone.localtime(at).strftime("%Y-%m-%dT%H:%M"),
+        "method": item("followup_method", "电话").pk,
+        "content": "电话沟通",
+        **extra,
+    }
     if next_on:
         data["next_on"] = next_on.isoformat()
     return FollowUpForm(data)
@@ -84,6 +89,27 @@ def test_a_follow_up_moves_the_last_and_next_dates_and_the_intent(people: dict[s
     lead.refresh_from_db()
     assert lead.next_followup_on == timezone.localdate() + timedelta(days=2)
     assert lead.followups.count() == 2
+
+
+def test_a_short_call_without_a_next_date_keeps_the_one_planned(people: dict[str, Any]) -> None:
+    zhang = people["张伟"]
+    lead = lead_of(zhang)
+    friday = timezone.localdate() + timedelta(days=4)
+    services.followup_add(actor=zhang, obj=lead, form=followup_form(timezone.now() - timedelta(hours=2), friday))
+    services.followup_add(actor=zhang, obj=lead, form=followup_form(timezone.now() - timedelta(hours=1)))
+    lead.refresh_from_db()
+    assert lead.next_followup_on == friday  # still planned
+    Lead.objects.filter(pk=lead.pk).update(next_followup_on=timezone.localdate())  # due today: this call was it
+    lead.refresh_from_db()
+    services.followup_add(actor=zhang, obj=lead, form=followup_form(timezone.now()))
+    lead.refresh_from_db()
+    assert lead.next_followup_on is None
+
+
+def test_a_follow_up_needs_its_method_and_content_in_plain_words() -> None:
+    form = FollowUpForm({"at": timezone.localtime().strftime("%Y-%m-%dT%H:%M")})
+    assert not form.is_valid()
+    assert form.errors["method"] == ["请选择跟踪方式。"] and form.errors["content"] == ["请填写跟踪内容。"]
 
 
 def test_follow_up_refusals(people: dict[str, Any]) -> None:
