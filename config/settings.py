@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "django_htmx",
     "axes",
+    "ninja",  # the API page (/api/v1/docs) then takes Swagger UI from ninja's static files, not from a CDN
     "crm.core",
     "crm.accounts",
     "crm.workflow",

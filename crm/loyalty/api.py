@@ -19,13 +19,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from ninja import Field, Header, Query, Router, Schema
 
-from crm.core.api import ApiError, Error, api, idempotent, operation, require
+from crm.core.api import ApiError, Body, Error, api, idempotent, labelled, operation, require
 from crm.core.masking import mask_mobile
 from crm.customers.models import Customer
 
 from . import selectors, services
 from .errors import LoyaltyError
-from .models import Consumption, ConsumptionSource
+from .models import Category, Consumption, ConsumptionSource, PaymentMethod
 
 MEMBER_READ = operation("member.read", gettext_lazy("查询会员(余额、等级、积分流水)"))
 CONSUMPTION_POST = operation("consumption.post", gettext_lazy("上传消费与退款"))
@@ -73,19 +73,21 @@ class Entry(Schema):
     points: int
     balance_after: int
     reason: str
-    order_no: str | None = None
+    order_no: str | None = Field(
+        None, description="单号:消费或退款的订单号,或 POS 兑换单号;没有单号(如积分赠送、调整、过期)时为 null"
+    )
 
 
-class ConsumptionIn(Schema):
+class ConsumptionIn(Body):
     card_no: CardNo
     order_no: OrderNo
     amount: Amount
-    category: CategoryCode = Field(
+    category: Annotated[CategoryCode, labelled(Category.choices)] = Field(
         description="餐饮 dining、茶酒 tea_wine、客房 room、SPA spa、娱乐 entertainment、会籍 membership、其他 other"
     )
     occurred_at: datetime | None = Field(None, description="消费时间(默认为收到请求的时间)")
     venue: str = Field("", max_length=100, pattern=NO_NUL)
-    payment: PaymentCode | None = Field(
+    payment: Annotated[PaymentCode, labelled(PaymentMethod.choices)] | None = Field(
         None,
         description=(
             "现金 cash、刷卡 card、储值 stored_value、转账 transfer、微信 wechat、支付宝 alipay、挂账 on_account、"
@@ -95,7 +97,7 @@ class ConsumptionIn(Schema):
     note: str = Field("", max_length=200, pattern=NO_NUL)
 
 
-class RefundIn(Schema):
+class RefundIn(Body):
     order_no: OrderNo = Field(description="退款单号(同一客户端内唯一)")
     original_order_no: OrderNo = Field(description="原消费的 POS 订单号")
     amount: Amount
@@ -113,7 +115,7 @@ class ConsumptionOut(Schema):
     level: str
 
 
-class RedeemIn(Schema):
+class RedeemIn(Body):
     card_no: CardNo
     points: Points
     reason: str = Field("", max_length=200, pattern=NO_NUL)
@@ -184,11 +186,20 @@ def member_lookup(
     card_no: Annotated[str | None, Query(max_length=30, pattern=NO_NUL, description="会员卡号")] = None,
     mobile: Annotated[str | None, Query(max_length=20, pattern=NO_NUL, description="手机号(11 位)")] = None,
 ) -> Any:
-    """按会员卡号或手机号查找会员:姓名、等级、可用积分。"""
+    """按会员卡号或手机号查找会员:姓名、等级、可用积分。两者都给时须是同一位会员。"""
     require(request, MEMBER_READ)
-    if card_no and card_no.strip():
-        return _member_out(_member_by_card(card_no))
     digits = "".join(c for c in (mobile or "") if c.isdigit())
+    if card_no and card_no.strip():
+        customer = _member_by_card(card_no)
+        if mobile and mobile.strip() and digits != customer.mobile:
+            shown = mask_mobile(digits) if len(digits) == 11 else mobile.strip()[:20]
+            raise ApiError(
+                422,
+                "invalid",
+                _("会员卡号「%(card)s」与手机号「%(mobile)s」不是同一位会员。")
+                % {"card": customer.card_no, "mobile": shown},
+            )
+        return _member_out(customer)
     if len(digits) != 11:
         raise ApiError(422, "invalid", _("请提供会员卡号,或 11 位手机号。"))
     found = [c for c in Customer.objects.filter(Q(mobile=digits)).order_by("id")[:5] if selectors.is_member(c)]
@@ -223,7 +234,7 @@ def member_ledger(request: HttpRequest, card_no: str, limit: Annotated[int, Quer
             "points": e.points,
             "balance_after": e.balance_after,
             "reason": e.reason,
-            "order_no": e.consumption.order_no if e.consumption else None,
+            "order_no": e.order_no or None,
         }
         for e in selectors.ledger(account)[:limit]
     ]

@@ -10,7 +10,7 @@ from crm.workflow.registry import FormType, Source, form_types
 
 from . import services
 from .forms import PointsAdjustmentForm
-from .models import PointsAdjustment
+from .models import APPLY_ADJUSTMENT, PointsAdjustment
 
 POINTS_ADJUST = "points_adjust"
 
@@ -27,7 +27,7 @@ form_types.register(
         form_class=PointsAdjustmentForm,
         effect=services.points_adjust_approved,
         approve_label=_("通过"),
-        create_permission="loyalty.add_pointsadjustment",
+        create_permission=APPLY_ADJUSTMENT,
         condition_fields=("points", "magnitude"),
         title=lambda adj: f"{_('积分调整')}:{adj.customer.name} {adj.points:+d}",
         sources=(

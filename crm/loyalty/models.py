@@ -421,6 +421,14 @@ class PointsEntry(AppendOnlyModel):
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.points:+d}"
 
+    @property
+    def order_no(self) -> str:
+        """The order number the entry came with: its sale's or refund's, or the POS redemption's (``source_ref``
+        ``pos:<number>``); "" when it has none."""
+        if self.consumption is not None:
+            return self.consumption.order_no
+        return self.source_ref[4:] if self.source_ref.startswith("pos:") else ""
+
 
 class PointsLot(models.Model):
     """The points one positive entry brought, what is left of them and when they expire. ``remaining`` is the
@@ -508,6 +516,9 @@ class LevelChange(AppendOnlyModel):
 # ---------------------------------------------------------------------------------------------------
 # 积分调整: an application form of the approval engine
 # ---------------------------------------------------------------------------------------------------
+
+
+APPLY_ADJUSTMENT = "loyalty.add_pointsadjustment"  # who may apply for a 积分调整 (its form type's permission)
 
 
 class PointsAdjustment(FormModel):

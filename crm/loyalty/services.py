@@ -44,6 +44,7 @@ from crm.customers.models import Customer
 from . import selectors
 from .errors import DUPLICATE_ORDER, INSUFFICIENT_POINTS, INVALID, UNKNOWN_MEMBER, LoyaltyError
 from .models import (
+    APPLY_ADJUSTMENT,
     Category,
     Consumption,
     ConsumptionSource,
@@ -496,6 +497,21 @@ def consumption_record(
     return record
 
 
+def _refund_shortfall(member: Customer, operator: Any) -> str:
+    """The refusal of a refund whose reversal the member's points cannot cover (for ``_debit``), ending with what
+    the person refunding can do: apply for a 积分调整 if they may, else ask the member's owner (负责人) to."""
+    short = _(
+        "会员「%(name)s」现有积分 %%(balance)d,不足以扣回这次退款应扣回的 %%(points)d 积分(还差 %%(short)d),退款未登记;"
+    ) % {"name": member.name}
+    if operator is not None and operator.has_perm(APPLY_ADJUSTMENT):
+        return short + _("请先申请积分调整补足差额后再退款。")
+    if member.owner is not None and member.owner != operator:
+        return short + _("请联系该会员的负责人「%(owner)s」申请积分调整补足差额后再退款。") % {
+            "owner": member.owner.get_full_name()
+        }
+    return short + _("请联系有权申请积分调整的同事补足差额后再退款。")
+
+
 @transaction.atomic
 def consumption_refund(
     *,
@@ -528,7 +544,7 @@ def consumption_refund(
     )
     if original is None or original.pk is None:
         raise _invalid(_("请选择要退款的消费记录。"))
-    sale = Consumption.objects.select_related("customer").filter(pk=original.pk).first()
+    sale = Consumption.objects.select_related("customer__owner").filter(pk=original.pk).first()
     if sale is None:
         raise _invalid(_("要退款的消费记录不存在。"))
     if sale.refund_of_id is not None:
@@ -560,12 +576,7 @@ def consumption_refund(
             ctx,
             kind=EntryKind.REVERSAL,
             points=reversed_now,
-            refusal=_(
-                "会员「%(name)s」现有积分 %%(balance)d,不足以扣回这次退款应扣回的 %%(points)d 积分(还差 %%(short)d),"
-                "退款未登记;"
-                "请先申请积分调整补足差额后再退款。"
-            )
-            % {"name": sale.customer.name},
+            refusal=_refund_shortfall(sale.customer, refund.operator),
             consumption=refund,
             reverses=earn,
             first=PointsLot.objects.get(entry=earn),

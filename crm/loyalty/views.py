@@ -60,7 +60,7 @@ def entry_source(entry: PointsEntry) -> tuple[str, str | None]:
     if ref == "pos":
         return _("收银系统"), None
     if ref.startswith("pos:"):
-        return _("收银系统 %(no)s") % {"no": ref[4:]}, None
+        return _("收银系统 %(no)s") % {"no": entry.order_no}, None
     return ref, None
 
 

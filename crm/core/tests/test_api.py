@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import enum
 import io
+import re
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any, Literal
 from unittest import mock
 
 import psycopg
 import pytest
+from django.conf import settings
+from django.contrib.staticfiles.views import serve
 from django.core.management import call_command
 from django.db import connection
 from django.db.models import QuerySet
-from django.test import RequestFactory
+from django.test import Client, RequestFactory
 from django.utils import timezone
+from pydantic import Field, ValidationError
 
 from crm.core import api as core_api
-from crm.core.api import ApiError, client_for_key, idempotency_cleanup, idempotent
+from crm.core.api import ApiError, Body, client_for_key, idempotency_cleanup, idempotent, labelled
 from crm.core.models import ApiClient, AuditLog, IdempotencyKey
 from crm.core.services import ApiClientRefused, api_client_create, api_client_new_key
 
@@ -253,3 +258,52 @@ def test_a_second_client_of_the_same_name_is_refused_in_a_sentence(client_for: A
     client = ApiClient.objects.get()
     kept = admin.post(f"/CRM/system/api-clients/{client.pk}/", {"name": "前台 POS", "note": "大堂"})
     assert kept.status_code == 200  # its own name is not a duplicate
+
+
+# --- the API page and validation messages ------------------------------------------------------------------
+
+
+def test_the_api_page_takes_every_asset_from_the_app_itself() -> None:
+    """The club's intranet has no internet: Swagger UI comes from the app's static files, never a CDN."""
+    core_api.autodiscover()
+    page = Client().get("/api/v1/docs")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert not re.search(r"https?:|//cdn", html), html
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert {"swagger-ui-bundle.js", "swagger-ui.css"} <= {a.rsplit("/", 1)[-1] for a in assets}
+    for url in assets:
+        assert url.startswith(settings.STATIC_URL), url
+        served = serve(RequestFactory().get(url), url.removeprefix(settings.STATIC_URL), insecure=True)
+        assert served.status_code == 200 and b"".join(served.streaming_content), url
+
+
+class Shape(enum.Enum):
+    ROUND = "round"
+    SQUARE = "square"
+
+
+class Thing(Body):
+    size: Literal["s", "m", 3]
+    colour: Annotated[Literal["red", "blue"], labelled([("red", "红色"), ("blue", "蓝色")])]
+    shape: Shape
+    name: str = Field(min_length=1)
+    note: str = ""
+
+
+def test_a_wrong_choice_is_named_in_chinese_with_the_labels_the_field_gives() -> None:
+    with pytest.raises(ValidationError) as info:
+        Thing(size="xl", colour="green", shape="oval", name="x")
+    assert [core_api._problem(e) for e in info.value.errors()] == [
+        "须为以下之一:s、m、3",
+        "须为以下之一:red(红色)、blue(蓝色)",
+        "须为以下之一:round、square",
+    ]
+
+
+def test_text_of_only_spaces_in_a_body_is_empty() -> None:
+    with pytest.raises(ValidationError) as info:
+        Thing(size="s", colour="red", shape="round", name=" \u3000\t")
+    assert [core_api._problem(e) for e in info.value.errors()] == ["不能为空"]
+    thing = Thing(size="s", colour="red", shape="round", name=" 张 ", note="  ")
+    assert (thing.name, thing.note) == (" 张 ", "")  # the services strip what they store

@@ -13,6 +13,7 @@ from crm.core.api import OPERATIONS, autodiscover
 from crm.core.models import ApiClient, AuditLog
 from crm.core.services import api_client_create
 from crm.customers.models import Customer, CustomerStatus
+from crm.loyalty import services
 from crm.loyalty.models import Consumption, PointsEntry
 
 from .conftest import account, consistent, make_member
@@ -86,6 +87,17 @@ def test_lookup_refusals(pos: Pos, vip: Customer, people: dict[str, Any]) -> Non
     assert pos.get("/members/JSH2026900002/ledger").status_code == 404
 
 
+def test_a_card_and_a_mobile_must_be_the_same_members(pos: Pos, vip: Customer, people: dict[str, Any]) -> None:
+    other = make_member(people["张伟"], name="孙总", mobile="13812348765")
+    for mobile, shown in [(other.mobile, "138****8765"), ("13700000000", "137****0000"), ("12-34", "12-34")]:
+        response = pos.get("/members/lookup", card_no=vip.card_no, mobile=mobile)
+        assert response.status_code == 422 and response.json()["code"] == "invalid", response.content
+        assert response.json()["message"] == f"会员卡号「JSH2026900001」与手机号「{shown}」不是同一位会员。"
+    both = pos.get("/members/lookup", card_no=vip.card_no, mobile="139 0000 1111")
+    assert both.status_code == 200 and both.json()["card_no"] == vip.card_no
+    assert pos.get("/members/lookup", card_no=vip.card_no, mobile=" ").json()["card_no"] == vip.card_no
+
+
 def test_a_sale_earns_points_and_the_ledger_shows_it(pos: Pos, vip: Customer) -> None:
     response = pos.post("/consumptions", sale(vip.card_no, amount="1234.56", payment="wechat", venue="中餐厅"))
     assert response.status_code == 201, response.content
@@ -135,6 +147,24 @@ def test_refunds_reverse_what_the_sale_earned(pos: Pos, vip: Customer) -> None:
     assert "尚可退的 0.00 元" in nothing_left.json()["message"] and nothing_left.json()["refundable"] == "0.00"
 
 
+def test_the_ledger_gives_every_entry_its_order_number_or_null(pos: Pos, vip: Customer) -> None:
+    services.consumption_record(customer=vip, amount="20.00", category="dining", source="manual")  # no number
+    pos.post("/consumptions", sale(vip.card_no, amount="500.00"))
+    pos.post("/redemptions", {"card_no": vip.card_no, "points": 100, "order_no": "X-001"})
+    pos.post("/redemptions", {"card_no": vip.card_no, "points": 10})
+    pos.post("/refunds", {"order_no": "R-1", "original_order_no": "P-1", "amount": "100.00"})
+    services.points_gift(customer=vip, points=5, reason="生日礼遇")
+    ledger = pos.get(f"/members/{vip.card_no}/ledger").json()
+    assert [(e["kind"], e["order_no"]) for e in ledger] == [
+        ("gift", None),
+        ("reversal", "R-1"),
+        ("redeem", None),
+        ("redeem", "X-001"),
+        ("earn", "P-1"),
+        ("earn", None),
+    ]
+
+
 def test_redemption_and_insufficient_points(pos: Pos, vip: Customer) -> None:
     pos.post("/consumptions", sale(vip.card_no, amount="150.00"))
     ok = pos.post("/redemptions", {"card_no": vip.card_no, "points": 100, "order_no": "X-1"})
@@ -162,7 +192,7 @@ def test_redemption_and_insufficient_points(pos: Pos, vip: Customer) -> None:
         ({"amount": "100000000"}, "amount 数字太大"),
         ({"amount": "1.001"}, "amount 最多 2 位小数"),
         ({"amount": "abc"}, "amount 不是有效的数字"),
-        ({"category": "casino"}, "category 须为以下之一:'dining'"),
+        ({"category": "casino"}, "category 须为以下之一:dining(餐饮)、tea_wine(茶酒)、"),
         ({"order_no": ""}, "order_no 不能为空"),
         ({"order_no": "x" * 65}, "order_no 不能超过 64 个字符"),
         ({"occurred_at": "yesterday"}, "occurred_at 不是有效的时间"),
@@ -176,6 +206,40 @@ def test_bad_bodies_answer_422_in_chinese_and_write_nothing(
     assert response.status_code == 422, response.content
     assert response.json()["code"] == "invalid" and said in response.json()["message"], response.json()
     assert "Input should" not in response.content.decode()
+    assert not Consumption.objects.exists()
+
+
+@pytest.mark.parametrize("blank", [" ", "   ", "\u3000", "\t\n"])
+def test_a_required_text_of_only_spaces_is_refused_like_an_empty_one(pos: Pos, vip: Customer, blank: str) -> None:
+    """Stored stripped, it would be an empty order number, which catches no sale posted twice."""
+
+    def refused(path: str, body: dict[str, Any], said: str) -> None:
+        response = pos.post(path, body)
+        assert response.status_code == 422, response.content
+        assert response.json()["code"] == "invalid" and said in response.json()["message"], response.json()
+
+    refused("/consumptions", sale(vip.card_no, order_no=blank), "order_no 不能为空")
+    refused("/consumptions", sale(blank), "card_no 不能为空")
+    assert pos.post("/consumptions", sale(vip.card_no, order_no=" P-1 ")).json()["order_no"] == "P-1"
+    refused("/refunds", {"order_no": blank, "original_order_no": "P-1", "amount": "1.00"}, "order_no 不能为空")
+    refused("/refunds", {"order_no": "R-1", "original_order_no": blank, "amount": "1.00"}, "original_order_no 不能为空")
+    refused("/redemptions", {"card_no": blank, "points": 1}, "card_no 不能为空")
+    assert Consumption.objects.count() == 1 and account(vip).balance == 1000
+
+
+def test_a_wrong_code_is_refused_naming_every_code_with_its_label(pos: Pos, vip: Customer) -> None:
+    response = pos.post("/consumptions", sale(vip.card_no, category="餐饮", payment="bitcoin"))
+    assert response.status_code == 422, response.content
+    message = response.json()["message"]
+    assert (
+        "category 须为以下之一:dining(餐饮)、tea_wine(茶酒)、room(客房)、spa(SPA)、entertainment(娱乐)、"
+        "membership(会籍)、other(其他)"
+    ) in message
+    assert (
+        "payment 须为以下之一:cash(现金)、card(刷卡)、stored_value(储值)、transfer(转账)、wechat(微信)、"
+        "alipay(支付宝)、on_account(挂账)、other(其他)"
+    ) in message
+    assert "'" not in message and " or " not in message
     assert not Consumption.objects.exists()
 
 

@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import pytest
@@ -375,6 +376,27 @@ def test_a_refund_is_refused_when_the_earned_points_were_spent(member: Customer,
     services.consumption_refund(original=sale, amount="950.00", source="manual")
     assert consistent(member) == 0
     assert selectors.reversed_points(selectors.earn_entry(sale)) == 1000
+
+
+def test_a_refund_refused_for_lack_of_points_says_what_the_refunder_can_do(
+    member: Customer, buy: Buy, people: dict[str, Any]
+) -> None:
+    """Who may apply for a 积分调整 is told to; anyone else (the front desk, a POS) whom to ask: the member's owner."""
+    sale = buy(member, "1000.00")
+    services.points_redeem(customer=member, points=950)
+
+    def refund(operator: Any) -> str:
+        call = partial(services.consumption_refund, original=sale, amount="1000.00", source="manual", operator=operator)
+        return str(refused("insufficient_points", call).messages[0])
+
+    assert people["张伟"].has_perm("loyalty.add_pointsadjustment")
+    assert refund(people["张伟"]).endswith("退款未登记;请先申请积分调整补足差额后再退款。")
+    assert not people["吴芳"].has_perm("loyalty.add_pointsadjustment")
+    to_owner = "退款未登记;请联系该会员的负责人「张伟」申请积分调整补足差额后再退款。"
+    assert refund(people["吴芳"]).endswith(to_owner)
+    assert refund(None).endswith(to_owner)  # the POS
+    Customer.objects.filter(pk=member.pk).update(owner=None)
+    assert refund(people["吴芳"]).endswith("退款未登记;请联系有权申请积分调整的同事补足差额后再退款。")
 
 
 def test_a_refund_of_a_sale_that_earned_nothing_needs_no_points(member: Customer, buy: Buy) -> None:
