@@ -69,10 +69,16 @@ class Table:
     columns: list[ImportColumn]
     rows: list[tuple[int, dict[str, Any]]] = field(default_factory=list)  # (line number in the file, values)
     header_line: int = 0
+    unused: list[str] = field(default_factory=list)  # header cells no column recognised: 「电话」(C 列)
+
+
+_NOTE = re.compile(r"[(\[【][^()\[\]【】]*[)\]】]$")  # 手机号(必填), 手机号【必填】, 金额(元)
 
 
 def clean_header(text: Any) -> str:
-    return _SPACES.sub("", str(text or "")).translate(_WIDE).strip("*").strip()
+    """A header cell as a column name: without spaces, a required-mark ``*`` or a trailing note in brackets."""
+    name = _SPACES.sub("", str(text or "")).translate(_WIDE).strip("*").strip()
+    return _NOTE.sub("", name).strip("*") or name
 
 
 def clean_cell(value: Any) -> Any:
@@ -181,17 +187,17 @@ def read_table(data: bytes, filename: str, columns: Sequence[ImportColumn]) -> T
     required = [c for c in columns if c.required]
     by_name = {name: c for c in columns for name in c.names()}
     header_at, mapping = -1, {}
+    likely: tuple[int, dict[int, ImportColumn]] = (-1, {})  # the top row most like a header, to say what it lacks
     for i, row in enumerate(rows[:30]):
         found = {j: by_name[clean_header(cell)] for j, cell in enumerate(row) if clean_header(cell) in by_name}
         keys = {c.key for c in found.values()}
         if all(c.key in keys for c in required) and len(found) >= min(2, len(columns)):
             header_at, mapping = i, found
             break
+        if len(found) > len(likely[1]):
+            likely = (i, found)
     if header_at < 0:
-        raise ImportFileError(
-            _("找不到表头:表头须包含「%(cols)s」。请下载导入模板,按模板的列填写。")
-            % {"cols": "、".join(c.label for c in required)}
-        )
+        raise ImportFileError(_no_header(rows, likely, required))
     seen: dict[str, int] = {}
     for j, column in sorted(mapping.items()):
         if column.key in seen:  # which of the two would count is anybody's guess: ask
@@ -201,7 +207,7 @@ def read_table(data: bytes, filename: str, columns: Sequence[ImportColumn]) -> T
             )
         seen[column.key] = j
     limit = settings.CRM_IMPORT_MAX_ROWS
-    table = Table(columns=list(columns), header_line=header_at + 1)
+    table = Table(columns=list(columns), header_line=header_at + 1, unused=_unused(rows[header_at], mapping))
     for i, row in enumerate(rows[header_at + 1 :], start=header_at + 2):
         values = {mapping[j].key: v for j, v in enumerate(row) if j in mapping}
         if all(v in ("", None) for v in values.values()):
@@ -215,6 +221,36 @@ def read_table(data: bytes, filename: str, columns: Sequence[ImportColumn]) -> T
     if not table.rows:
         raise ImportFileError(_("表头下面没有数据行。"))
     return table
+
+
+def _unused(header: list[Any], mapping: dict[int, ImportColumn]) -> list[str]:
+    """The header's named cells no column recognised, as 「电话」(C 列): their data is not imported."""
+    return [
+        _("「%(name)s」(%(col)s 列)") % {"name": str(cell).strip(), "col": _column_letter(j)}
+        for j, cell in enumerate(header)
+        if j not in mapping and str(cell or "").strip()
+    ]
+
+
+def _no_header(rows: list[list[Any]], likely: tuple[int, dict[int, ImportColumn]], required: list[Any]) -> str:
+    """Why no header was found: what the row most like one lacks, or which columns a header needs."""
+    at, found = likely
+    if at < 0:
+        return _("找不到表头:表头须包含「%(cols)s」。请下载导入模板,按模板的列填写。") % {
+            "cols": "、".join(c.label for c in required)
+        }
+    keys = {c.key for c in found.values()}
+    parts = [
+        _("第 %(line)d 行像是表头,但只认出了「%(known)s」")
+        % {"line": at + 1, "known": "、".join(c.label for _j, c in sorted(found.items()))}
+    ]
+    missing = [c.label for c in required if c.key not in keys]
+    if missing:
+        parts.append(_("缺少「%(cols)s」") % {"cols": "、".join(missing)})
+    unknown = _unused(rows[at], found)
+    if unknown:
+        parts.append(_("认不出%(cols)s") % {"cols": "、".join(unknown)})
+    return "".join((";".join(parts), _("。请按导入模板的列名填写表头。")))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -472,9 +508,18 @@ def progress_of(batch_id: int) -> dict[str, Any] | None:
 
 
 def save_preview(
-    *, kind: str, actor: Any, data: bytes, filename: str, total: int, good: int, problems: list[dict[str, Any]]
+    *,
+    kind: str,
+    actor: Any,
+    data: bytes,
+    filename: str,
+    total: int,
+    good: int,
+    problems: list[dict[str, Any]],
+    unused: Sequence[str] = (),
 ) -> ImportBatch:
-    """The batch of a checked file (nothing imported yet): the upload itself, its counts, each problem row."""
+    """The batch of a checked file (nothing imported yet): the upload itself, its counts, each problem row, and the
+    columns of the file that are not imported (``Table.unused``)."""
     return ImportBatch.objects.create(
         kind=kind,
         filename=filename.replace("\x00", "")[:200],  # PostgreSQL text cannot hold U+0000
@@ -483,6 +528,7 @@ def save_preview(
         imported=good,
         skipped=len(problems),
         problems=problems,
+        unused_columns=list(unused),
         data=data,
     )
 

@@ -135,6 +135,7 @@ class ImportBatch(models.Model):
     imported = models.PositiveIntegerField(_("已导入"), default=0)
     skipped = models.PositiveIntegerField(_("未导入"), default=0)
     problems = models.JSONField(_("问题行"), default=list, blank=True)
+    unused_columns = models.JSONField(_("未导入的列"), default=list, blank=True)
     data = models.BinaryField(null=True, blank=True, editable=False)
     committed_at = models.DateTimeField(_("导入时间"), null=True, blank=True)
     undone_at = models.DateTimeField(_("撤销时间"), null=True, blank=True)

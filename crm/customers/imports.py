@@ -340,6 +340,7 @@ def preview(*, actor: Any, kind: ImportKind, data: bytes, filename: str) -> Impo
         total=len(table.rows),
         good=len(checked.good),
         problems=checked.problems,
+        unused=table.unused,
     )
 
 

@@ -248,6 +248,8 @@ class Checker:
         self.categories = _names(Category)
         self.payments = _names(PaymentMethod)
         self.statuses = dict(CustomerStatus.choices)
+        # the template's example row (it names the first card of a year, a real member), read as any row is
+        self.example = self._row({c.key: c.example for c in COLUMNS if c.example})[0]
 
     def check(self, table: Table) -> Checked:
         rows = [(line, *self._row(values)) for line, values in table.rows]
@@ -257,19 +259,22 @@ class Checker:
         seen: dict[str, int] = {}
         out = Checked()
         for (line, row, problems), (_line, values) in zip(rows, table.rows, strict=True):
-            member = self._member(row, by_card, by_mobile, problems)
-            if member is not None:
-                row["customer_id"], row["customer_name"] = member.pk, member.name
-            order = row.get("order_no")
-            row["order_seq"] = 0
-            if order:
-                if order in recorded and recorded[order] is None:
-                    problems.append(_("订单号「%(no)s」已经登记过,同一笔订单只计一次") % {"no": order})
-                elif order in seen:
-                    problems.append(_("订单号「%(no)s」与第 %(line)d 行重复") % {"no": order, "line": seen[order]})
-                else:
-                    seen[order] = line
-                    row["order_seq"] = recorded.get(order) or 0  # again, after its import was undone
+            if row == self.example:  # left in the file, it would be a sale of the year's first member
+                problems[:] = [_("这是模板中的示例行,请删除后再导入")]
+            else:
+                member = self._member(row, by_card, by_mobile, problems)
+                if member is not None:
+                    row["customer_id"], row["customer_name"] = member.pk, member.name
+                order = row.get("order_no")
+                row["order_seq"] = 0
+                if order:
+                    if order in recorded and recorded[order] is None:
+                        problems.append(_("订单号「%(no)s」已经登记过,同一笔订单只计一次") % {"no": order})
+                    elif order in seen:
+                        problems.append(_("订单号「%(no)s」与第 %(line)d 行重复") % {"no": order, "line": seen[order]})
+                    else:
+                        seen[order] = line
+                        row["order_seq"] = recorded.get(order) or 0  # again, after its import was undone
             if problems:
                 label = row.get("customer_name") or row.get("name") or row.get("card_no") or row.get("mobile") or ""
                 out.problems.append(  # with the row as typed, for the file of the rows not imported
@@ -455,6 +460,7 @@ def preview(*, actor: Any, data: bytes, filename: str) -> ImportBatch:
         total=len(table.rows),
         good=len(checked.good),
         problems=checked.problems,
+        unused=table.unused,
     )
 
 

@@ -164,6 +164,31 @@ def test_csv_in_gbk_or_utf8_with_title_lines_and_full_width_spaces(encoding: str
     ]
 
 
+def test_a_header_with_notes_is_read_and_columns_it_does_not_know_are_named(
+    client_for: Any, people: dict[str, Any]
+) -> None:
+    text = "姓　名,性 别,手机号（必填）,【备注】,电话,客户来源(字典)\n全角一,男,13544440001,,13544440002,转介绍\n"
+    table = read_table(text.encode(), "x.csv", imports.LEAD_COLUMNS)
+    assert table.rows[0][1]["mobile"] == "13544440001" and table.rows[0][1]["source"] == "转介绍"
+    assert table.unused == ["「【备注】」(D 列)", "「电话」(E 列)"]
+    upload = {"_action": "preview", "file": SimpleUploadedFile("x.csv", text.encode())}
+    r = client_for("李明").post(reverse("customers:import", args=["lead"]), upload)
+    assert "文件中这些列的列名与模板不同,不会导入:「【备注】」(D 列)、「电话」(E 列)。" in r.content.decode()
+
+
+def test_a_header_it_half_knows_says_what_it_lacks() -> None:
+    with pytest.raises(ImportFileError) as refused:
+        read_table("姓名,电话\n张三,13912345678\n".encode(), "a.csv", imports.CUSTOMER_COLUMNS)
+    (message,) = refused.value.messages
+    assert message == "第 1 行像是表头,但只认出了「姓名」;认不出「电话」(B 列)。请按导入模板的列名填写表头。"
+
+
+@pytest.mark.parametrize("columns", ["LEAD_COLUMNS", "CUSTOMER_COLUMNS"])
+def test_no_two_columns_answer_to_the_same_header(columns: str) -> None:
+    names = [name for column in getattr(imports, columns) for name in column.names()]
+    assert len(names) == len(set(names))
+
+
 def _zip_bomb() -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:

@@ -465,7 +465,7 @@ def test_nul_characters_deep_in_a_csv_are_dropped_not_errors(people: dict[str, A
     [
         (b"", "a.xlsx", "空的"),
         (b"PK\x03\x04broken", "a.xlsx", "已损坏"),
-        ("会员卡号,金额\nJSH1,100\n".encode(), "a.csv", "找不到表头"),
+        ("会员卡号,金额\nJSH1,100\n".encode(), "a.csv", "只认出了「会员卡号、金额」;缺少「消费时间、消费类别」"),
         ("会员卡号,消费时间,金额,消费类别\n".encode(), "a.csv", "没有数据行"),
     ],
 )
@@ -523,6 +523,27 @@ def test_the_import_pages(client_for: Any, people: dict[str, Any]) -> None:
     assert sum(PointsAccount.objects.values_list("balance", flat=True)) == 0
     r = wu.post(url, {"_action": "undo", "batch": batch.pk})
     assert r.status_code == 422 and "不能撤销" in r.content.decode()
+
+
+def test_the_templates_example_row_is_never_imported(client_for: Any, people: dict[str, Any]) -> None:
+    """It names the first card of a year, a real member on any live system."""
+    make_member(people["张伟"], name="王建华", card_no="JSH2026000001")
+    wu = client_for("吴芳")
+    template = wu.get(reverse("core:import_template", args=["consumption"])).content
+    r = wu.post(
+        reverse("loyalty:consumption_import"),
+        {"_action": "preview", "file": SimpleUploadedFile("模板.xlsx", template)},
+    )
+    assert r.status_code == 200
+    page = r.content.decode()
+    assert "0 行可以导入" in page and "1 行有问题" in page and "这是模板中的示例行,请删除后再导入" in page
+    # typed again, with a number for the amount and a date cell for the time, it is still the example
+    example: list[Any] = [c.example for c in imports.COLUMNS]
+    example[3], example[4] = datetime(2026, 11, 20, 19, 30), 1280
+    batch = imports.preview(actor=people["吴芳"], data=xlsx([HEADER, example]), filename="例.xlsx")
+    assert (batch.imported, batch.skipped) == (0, 1)
+    assert batch.problems[0]["problems"] == ["这是模板中的示例行,请删除后再导入"]
+    assert not Consumption.objects.exists()
 
 
 def test_the_rows_not_imported_download_as_typed_and_import_again_as_they_are(
