@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 from django import forms
@@ -131,26 +132,64 @@ def permission_label(perm: Permission) -> str:
     return str(custom.get(perm.codename, perm.name))
 
 
-def grouped_permissions() -> list[tuple[str, list[Permission]]]:
-    """Every assignable permission grouped under the menu node it belongs to, in menu order."""
-    groups: list[tuple[str, list[Permission]]] = []
-    wanted: list[tuple[str, list[str]]] = []
-    for node, depth in menu.walk():
-        if node.all_permissions:
-            wanted.append(("  " * depth + str(node.label), list(node.all_permissions)))
-    codes = {p for _label, perms in wanted for p in perms}
-    by_code: dict[str, Permission] = {}
+@dataclass(frozen=True)
+class PermissionGroup:
+    """The permissions of one menu node on the role page.
+
+    A permission several nodes need (查看潜在客户 opens 潜在客户跟踪 and its three weekly lists) has one box, under
+    the first of those nodes: boxes of one permission in several places would contradict each other, and a
+    box left ticked elsewhere would undo an unticked one. The later nodes name it in ``follows``, with the
+    node where it is ticked.
+    """
+
+    label: str
+    path: str  # the node's parents in the menu, e.g. "客户管理 › 潜在客户管理"
+    permissions: list[Permission] = field(default_factory=list)
+    follows: list[tuple[Permission, str]] = field(default_factory=list)
+
+
+def _permissions_by_code(codes: set[str]) -> dict[str, Permission]:
     q = Q()
     for code in codes:
         app, codename = code.split(".", 1)
         q |= Q(content_type__app_label=app, codename=codename)
-    if codes:
-        for perm in Permission.objects.filter(q).select_related("content_type"):
-            by_code[f"{perm.content_type.app_label}.{perm.codename}"] = perm
-    for label, perms in wanted:
-        found = [by_code[c] for c in perms if c in by_code]
-        if found:
-            groups.append((label, found))
+    found = Permission.objects.filter(q).select_related("content_type") if codes else Permission.objects.none()
+    return {f"{p.content_type.app_label}.{p.codename}": p for p in found}
+
+
+def grouped_permissions() -> list[PermissionGroup]:
+    """Every assignable permission, once, under the first menu node it belongs to, in menu order; then, under
+    其他权限, each permission some role holds that no menu node lists, so that the page shows every permission
+    in use and the administrator can give it to another role or take it away."""
+    nodes: list[tuple[str, str, tuple[str, ...]]] = []
+    parents: list[str] = []
+    for node, depth in menu.walk():
+        del parents[depth:]
+        if node.all_permissions:
+            nodes.append((str(node.label), " › ".join(parents), node.all_permissions))
+        parents.append(str(node.label))
+    by_code = _permissions_by_code({code for _label, _path, codes in nodes for code in codes})
+    groups: list[PermissionGroup] = []
+    home: dict[int, str] = {}  # permission → the node whose box it is
+    for label, path, codes in nodes:
+        group = PermissionGroup(label, path)
+        for perm in (by_code[c] for c in dict.fromkeys(codes) if c in by_code):
+            if perm.pk in home:
+                group.follows.append((perm, home[perm.pk]))
+            else:
+                home[perm.pk] = label
+                group.permissions.append(perm)
+        if group.permissions or group.follows:
+            groups.append(group)
+    others = list(
+        Permission.objects.filter(crm_roles__isnull=False)
+        .exclude(pk__in=list(home))
+        .distinct()
+        .select_related("content_type")
+        .order_by("content_type__app_label", "codename")
+    )
+    if others:
+        groups.append(PermissionGroup(str(_("其他权限")), "", others))
     return groups
 
 
@@ -169,13 +208,16 @@ class RoleForm(forms.ModelForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.groups = grouped_permissions()
-        ids = [p.pk for _label, perms in self.groups for p in perms]
-        choice_field(self, "permissions").queryset = Permission.objects.filter(pk__in=ids)
+        self.offered = Permission.objects.filter(pk__in=[p.pk for g in self.groups for p in g.permissions])
+        choice_field(self, "permissions").queryset = self.offered
         cast(forms.ChoiceField, self.fields["data_scope"]).choices = DataScope.choices
         if self.instance.pk:
             self.initial["permissions"] = list(self.instance.permissions.values_list("pk", flat=True))
 
-    def permission_groups(self) -> list[tuple[str, list[tuple[Permission, str, bool]]]]:
+    def permission_groups(
+        self,
+    ) -> list[tuple[PermissionGroup, list[tuple[Permission, str, bool]], list[tuple[str, str]]]]:
+        """Each group with its boxes (permission, label, ticked) and the permissions it follows (label, node)."""
         chosen = {
             str(v)
             for v in (
@@ -184,4 +226,11 @@ class RoleForm(forms.ModelForm):
                 else self.initial.get("permissions", [])
             )
         }
-        return [(label, [(p, permission_label(p), str(p.pk) in chosen) for p in perms]) for label, perms in self.groups]
+        return [
+            (
+                group,
+                [(p, permission_label(p), str(p.pk) in chosen) for p in group.permissions],
+                [(permission_label(p), node) for p, node in group.follows],
+            )
+            for group in self.groups
+        ]

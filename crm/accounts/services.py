@@ -184,15 +184,20 @@ def role_save(
     role: Role,
     data: dict[str, Any],
     permissions: Iterable[Permission] | None = None,
+    offered: Iterable[Permission] | None = None,
     request: HttpRequest | None = None,
 ) -> Role:
+    """Create or change a role. ``permissions`` are the role's permissions among ``offered`` (those the role page
+    shows); the role keeps the others it holds, so saving the page never takes away a permission the page does
+    not show. Without ``offered``, ``permissions`` is the role's whole set."""
     with audited(actor=actor, obj=role, fields=ROLE_FIELDS, request=request):
         for name, value in data.items():
             setattr(role, name, value)
         role.full_clean()
         role.save()
         if permissions is not None:
-            role.permissions.set(permissions)
+            kept = role.permissions.exclude(pk__in=[p.pk for p in offered]) if offered is not None else []
+            role.permissions.set([*kept, *permissions])
     return role
 
 

@@ -518,5 +518,6 @@ class RoleEditView(SimpleEditView):
             role=obj,
             data=data,
             permissions=form.cleaned_data["permissions"],
+            offered=form.offered,
             request=self.request,
         )

@@ -14,30 +14,51 @@ from crm.accounts.selectors import subordinate_ids
 from .errors import WorkflowError
 from .models import Application, ApproverKind, ConditionOp
 
+LADDER_LEVELS = {ApproverKind.DEPT_MANAGER: 0, ApproverKind.DIRECTOR: 1}
 
-def managers_above(application: Application) -> list[User]:
+
+def _ladder(application: Application) -> list[User]:
     """The managers of the applicant's department and of each department above it, nearest first, without
-    the applicant and without repeats."""
+    repeats; the applicant among them when he manages his department or one above it."""
     ids = [int(i) for i in application.department.path.strip("/").split("/")] if application.department else []
     by_id = {d.pk: d for d in Department.objects.filter(pk__in=ids).select_related("manager")}
     out: list[User] = []
     for pk in reversed(ids):
         manager = by_id[pk].manager
-        if manager and manager.is_active and manager.pk != application.applicant_id and manager not in out:
+        if manager and manager not in out:
             out.append(manager)
     return out
 
 
+def managers_above(application: Application) -> list[User]:
+    """The active managers of the applicant's line, nearest first, without the applicant: nobody approves his
+    own application, so a manager's goes to the manager above him."""
+    return [m for m in _ladder(application) if m.is_active and m.pk != application.applicant_id]
+
+
 def step_approvers(application: Application, step: dict[str, Any]) -> list[User]:
     kind = step["kind"]
-    if kind in (ApproverKind.DEPT_MANAGER, ApproverKind.DIRECTOR):
-        managers = managers_above(application)
-        index = 0 if kind == ApproverKind.DEPT_MANAGER else 1
-        return managers[index : index + 1]
+    if kind in LADDER_LEVELS:
+        index = LADDER_LEVELS[kind]
+        return managers_above(application)[index : index + 1]
     if kind == ApproverKind.ROLE:
         return list(User.objects.filter(roles=step["role"], is_active=True).order_by("id"))
     pk = step["user"] if kind == ApproverKind.USER else application.assignee_id
     return list(User.objects.filter(pk=pk, is_active=True))
+
+
+def above_the_top(application: Application, step: dict[str, Any]) -> bool:
+    """Whether a department step that found nobody asks for a manager above the top of the applicant's own
+    line: the applicant manages his department (or one above it) and the managers above him, all in post,
+    have run out (his application went to each of them at an earlier step, or there are none). When a manager
+    above him is no longer active, the post is vacant rather than missing: the step needs the administrator."""
+    if step["kind"] not in LADDER_LEVELS:
+        return False
+    ladder = _ladder(application)
+    pks = [m.pk for m in ladder]
+    if application.applicant_id not in pks:
+        return False
+    return all(m.is_active for m in ladder[pks.index(application.applicant_id) :])
 
 
 def assign_candidates(actor: User, step: dict[str, Any]) -> QuerySet[User]:
@@ -69,3 +90,10 @@ def condition_holds(instance: Any, field: str, op: str, raw: str) -> bool:
         ConditionOp.EQ: lambda: actual == expected,
         ConditionOp.NE: lambda: actual != expected,
     }[ConditionOp(op)]()
+
+
+def transfer_candidates(application: Application, actor: User) -> QuerySet[User]:
+    """The colleagues ``actor`` may 【流转】 a draft to: the other active people of the application's department."""
+    return (
+        User.objects.filter(department_id=application.department_id, is_active=True).exclude(pk=actor.pk).order_by("id")
+    )

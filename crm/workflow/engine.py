@@ -6,6 +6,15 @@
 
 ``transition`` is the only code that writes an application's status. Every action is a ``Rule``: the states
 it starts from, a guard (who may, and when) and what it does. Guards also tell the pages which buttons to show.
+
+Who approves a step (``approvers.step_approvers``): the department steps climb the applicant's line of
+managers, his department's manager first (申请人部门负责人), the one above next (总监). Nobody approves his own
+application on them, so a manager's application starts with the manager above him. When the line runs out
+above the applicant (a manager's application has reached the top manager of his line, or that top manager
+applies himself), the department steps left are skipped, each with a note in the timeline: there is nobody
+above to ask. A step that finds nobody for any other reason (too few managers on the line of an applicant who
+manages nothing himself, a manager above him no longer active, a role nobody holds) stops the submission with
+a message for the administrator: a gap in the organisation is never a free pass.
 """
 
 from __future__ import annotations
@@ -24,7 +33,7 @@ from django.utils.translation import gettext_lazy
 from crm.core.audit import audit
 from crm.core.models import AuditAction
 
-from .approvers import assign_candidates, condition_holds, step_approvers
+from .approvers import above_the_top, assign_candidates, condition_holds, step_approvers, transfer_candidates
 from .errors import WorkflowError
 from .models import Application, Chain, Event, EventAction, Status, Task, TaskStatus
 from .registry import form_types
@@ -74,6 +83,12 @@ def _guard_withdraw(app: Application, actor: Any) -> None:
         )
 
 
+def _guard_transfer(app: Application, actor: Any) -> None:
+    _applicant_only(app, actor)
+    if not transfer_candidates(app, actor).exists():
+        raise WorkflowError(_("本部门没有可以接收的同事。"))
+
+
 def _guard_take_back(app: Application, actor: Any) -> None:
     if app.handler_id is None:
         raise WorkflowError(_("该申请单没有流转给别人。"))
@@ -116,10 +131,15 @@ def _enter(app: Application, index: int, actor: Any) -> None:
     step = app.steps[index]
     approvers = step_approvers(app, step)
     if not approvers:
-        raise WorkflowError(
-            _("第 %(n)d 步「%(name)s」找不到审批人,请联系系统管理员检查流程配置或部门负责人。")
-            % {"n": index + 1, "name": step["name"]}
-        )
+        if not above_the_top(app, step):
+            raise WorkflowError(
+                _("第 %(n)d 步「%(name)s」找不到审批人,请联系系统管理员检查流程配置或部门负责人。")
+                % {"n": index + 1, "name": step["name"]}
+            )
+        app.current_step = index
+        _event(app, None, EventAction.SKIP, opinion=_("申请人之上已没有更高一级的负责人,本步跳过。"))
+        _enter(app, index + 1, actor)
+        return
     app.status, app.current_step = Status.IN_PROGRESS, index
     app.save()
     now = timezone.now()
@@ -247,30 +267,31 @@ RULES: dict[str, Rule] = {
     "reject": Rule((Status.IN_PROGRESS,), _guard_task, _reject),
     "return": Rule((Status.IN_PROGRESS,), _guard_task, _return),
     "withdraw": Rule((Status.IN_PROGRESS,), _guard_withdraw, _withdraw),
-    "transfer": Rule((Status.DRAFT,), _applicant_only, _transfer),
+    "transfer": Rule((Status.DRAFT,), _guard_transfer, _transfer),
     "take_back": Rule((Status.DRAFT,), _guard_take_back, _take_back),
 }
 
 
-def _check_state(app: Application, action: str) -> Rule:
+def _check_state(app: Application, action: str, label: str = "") -> Rule:
     rule = RULES.get(action)
     if rule is None:
         raise WorkflowError(_("未知的操作。"))
     if app.status not in rule.states:
         raise WorkflowError(
             _("该申请单现在是「%(status)s」,不能【%(action)s】。页面可能已过期,请刷新后再看。")
-            % {"status": app.get_status_display(), "action": ACTION_LABELS[action]}
+            % {"status": app.get_status_display(), "action": label or ACTION_LABELS[action]}
         )
     return rule
 
 
 @transaction.atomic
-def transition(application: Application | int, action: str, *, actor: Any, **kw: Any) -> Application:
+def transition(application: Application | int, action: str, *, actor: Any, label: str = "", **kw: Any) -> Application:
     """Do ``action`` on the application as ``actor``. The row is locked, so of two people acting at once the
-    second sees the state the first left and is refused with a reason; an effect never runs twice."""
+    second sees the state the first left and is refused with a reason; an effect never runs twice. ``label`` is
+    the name of the button pressed when a step names its approval (【提交】, 【分配】), for that refusal."""
     pk = application if isinstance(application, int) else application.pk
     app = Application.objects.select_for_update().get(pk=pk)
-    rule = _check_state(app, action)
+    rule = _check_state(app, action, label)
     rule.guard(app, actor)
     rule.apply(app, actor, **kw)
     return app

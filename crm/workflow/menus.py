@@ -6,6 +6,7 @@ from crm.core.home import HomePanel, home_panels
 from crm.core.menu import MenuNode, menu
 
 from . import selectors
+from .registry import form_types
 
 
 def todo_panel(user: object) -> dict[str, object] | None:
@@ -39,8 +40,22 @@ menu.register(
     MenuNode("done", _("已办业务"), "workflow:done", icon="bi-check2-square", login_only=True, order=20),
     parent="approval",
 )
+
+
+class MineNode(MenuNode):
+    """〖我的申请〗, where each form type's 【新增…】 is. On the role page it carries the create permission of every
+    registered form type that no other menu node lists (新增积分调整; 新增客户 belongs to 客户登记), so that each
+    form type can be given to a role however its app builds its menu."""
+
+    @property
+    def all_permissions(self) -> tuple[str, ...]:
+        elsewhere = {code for node, _depth in menu.walk() if node is not self for code in node.permissions + node.extra}
+        creates = (ft.create_permission for ft in form_types.all() if ft.create_permission)
+        return self.permissions + self.extra + tuple(code for code in creates if code not in elsewhere)
+
+
 menu.register(
-    MenuNode("mine", _("我的申请"), "workflow:mine", icon="bi-file-earmark-text", login_only=True, order=30),
+    MineNode("mine", _("我的申请"), "workflow:mine", icon="bi-file-earmark-text", login_only=True, order=30),
     parent="approval",
 )
 menu.register(

@@ -248,6 +248,7 @@ class EventAction(models.TextChoices):
     WITHDRAW = "withdraw", _("撤销")
     TRANSFER = "transfer", _("流转")
     TAKE_BACK = "take_back", _("收回")
+    SKIP = "skip", _("跳过")
     FINISH = "finish", _("审批通过")
 
 

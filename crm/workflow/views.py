@@ -17,7 +17,7 @@ from crm.core.masking import mask_form
 from crm.core.views_base import Button, CrmView, ObjectListView, QuickFilter, is_htmx
 
 from . import engine, selectors, services
-from .approvers import assign_candidates
+from .approvers import assign_candidates, transfer_candidates
 from .errors import WorkflowError
 from .forms import ActionForm, ApplicationFilterForm, ChainStepFormSet, TaskFilterForm
 from .models import Application, Chain, Status, Task
@@ -195,6 +195,7 @@ class ApplicationView(CrmView):
 
     title: Any = gettext_lazy("申请单")
     done_label = ""
+    assigned: User | None = None
 
     def get_tab_key(self) -> str:
         pk = self.kwargs.get("pk")
@@ -249,15 +250,19 @@ class ApplicationView(CrmView):
                 if action != "transfer":
                     kw.pop("can_edit", None)
                     kw.pop("transfer_to", None)
-                self.done_label = self.action_label(action, app)  # the step's own label, before it moves on
-                app = engine.transition(app, action, actor=request.user, **kw)
+                # the button's own name, of the step the page showed (it may have moved on since)
+                self.done_label = self.action_label(action, app, request.POST.get("_step"))
+                app = engine.transition(app, action, actor=request.user, label=self.done_label, **kw)
+                self.assigned = kw.get("assign_to") if action == "approve" else None
             else:
                 raise Http404
         except WorkflowError as exc:
             messages.error(request, " ".join(exc.messages))
             app = self.get_application() if app is None or app.pk is None else Application.objects.get(pk=app.pk)
-            form = self.build_form(ft, app, data=request.POST if action in ("save", "submit") else None)
-            return self.show(ft, app, form, status=409)
+            if action in ("save", "submit"):
+                return self.show(ft, app, self.build_form(ft, app, data=request.POST), status=409)
+            # the approver's opinion and choices stay as typed
+            return self.show(ft, app, self.build_form(ft, app), status=409, act_data=request.POST)
         messages.success(request, self.done_message(action, app))
         return self.after(app)
 
@@ -265,8 +270,12 @@ class ApplicationView(CrmView):
     def done_message(self, action: str, app: Application) -> str:
         if action == "save":
             return _("已保存。")
+        if app.status == Status.APPROVED and self.assigned is not None:
+            return _("「%(title)s」已审批通过。已分配给%(name)s。") % {"title": app.title, "name": self.assigned}
         if app.status == Status.APPROVED:
             return _("「%(title)s」已审批通过。") % {"title": app.title}
+        if self.assigned is not None:
+            return _("已分配给%(name)s。") % {"name": self.assigned}
         return _("已%(action)s。") % {"action": self.done_label or self.action_label(action, app)}
 
     def after(self, app: Application | None) -> HttpResponse:
@@ -319,9 +328,11 @@ class ApplicationView(CrmView):
             mask_form(form, self.request.user)
         return form
 
-    def action_label(self, action: str, app: Application | None) -> str:
+    def action_label(self, action: str, app: Application | None, step_index: str | None = None) -> str:
+        """The name of ``action``'s button; an approval is named by its step (by default the current one)."""
         if action == "approve" and app is not None:
-            step = app.step or {}
+            shown = int(step_index) if step_index and step_index.isdecimal() else app.current_step
+            step = app.steps[shown] if shown is not None and shown < len(app.steps) else {}
             ft = form_types.get(app.form_type)
             return str(step.get("label") or (ft.approve_label if ft else "") or engine.ACTION_LABELS[action])
         return str(engine.ACTION_LABELS[action])
@@ -330,17 +341,15 @@ class ApplicationView(CrmView):
         messages.error(self.request, message)
         return self.render_page("workflow/refused.html", {}, status=403)
 
-    def show(self, ft: FormType, app: Application | None, form: Any, status: int = 200) -> HttpResponse:
+    def show(
+        self, ft: FormType, app: Application | None, form: Any, status: int = 200, act_data: Any = None
+    ) -> HttpResponse:
         user = cast(User, self.request.user)
         actions = engine.allowed_actions(app, user) if app else []
         step = app.step if app else None
         candidates = assign_candidates(user, step) if step and step["assign_role"] and "approve" in actions else None
-        colleagues = (
-            User.objects.filter(department_id=app.department_id, is_active=True).exclude(pk=user.pk)
-            if app and "transfer" in actions
-            else None
-        )
-        act_form = ActionForm(candidates=candidates, colleagues=colleagues)
+        colleagues = transfer_candidates(app, user) if app and "transfer" in actions else None
+        act_form = ActionForm(act_data, candidates=candidates, colleagues=colleagues)
         editable = app is None or engine.can_edit(app, user)
         deletable = (
             app is not None

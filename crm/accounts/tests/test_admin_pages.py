@@ -6,6 +6,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
+from crm.accounts.forms import permission_label
 from crm.accounts.models import Department, Position, Role, User
 from crm.accounts.selectors import grant_for_user
 from crm.core.models import AuditAction, AuditLog, DictType
@@ -241,3 +242,79 @@ def test_permissions_come_from_roles_only(people: dict[str, User]) -> None:
     fresh.is_active = False
     fresh.save()
     assert RoleBackend().get_user(zhang.pk) is None
+
+
+def _ticked(response) -> list[int]:
+    """The boxes a browser would post back: those the page shows ticked."""
+    return [perm.pk for _g, boxes, _f in response.context["form"].permission_groups() for perm, _l, on in boxes if on]
+
+
+def _role_data(role: Role, permissions: list[int]) -> dict[str, object]:
+    return {
+        "name": role.name,
+        "data_scope": role.data_scope,
+        "description": role.description,
+        "permissions": permissions,
+    }
+
+
+def _codes(role: Role) -> set[str]:
+    return {f"{p.content_type.app_label}.{p.codename}" for p in role.permissions.select_related("content_type")}
+
+
+def test_role_page_offers_every_permission_a_role_holds(client_for) -> None:
+    admin = client_for("管理员")
+    rep = Role.objects.get(name="业务员")
+    before = _codes(rep)
+    assert {"loyalty.add_pointsadjustment", "loyalty.view_memberlevel"} <= before
+    url = reverse("accounts:role_edit", args=[rep.pk])
+    r = admin.get(url)
+    offered = {p.pk for g in r.context["form"].groups for p in g.permissions}
+    for role in Role.objects.all():  # every demo role's every permission has a box
+        assert set(role.permissions.values_list("pk", flat=True)) <= offered, role.name
+    groups = {g.label: g for g in r.context["form"].groups}
+    assert [permission_label(p) for p in groups["我的申请"].permissions] == ["新增积分调整"]
+    assert groups["我的申请"].path == "业务审批"
+    assert "查看会员等级" in [permission_label(p) for p in groups["其他权限"].permissions]
+    body = r.content.decode()
+    assert "新增积分调整" in body and "查看会员等级" in body
+    # 【保存】 without a change keeps the role as it was
+    r = admin.post(url, _role_data(rep, _ticked(r)))
+    assert r.status_code == 302 and _codes(rep) == before
+    # unticked, the permission goes; ticked again, it comes back
+    adjust = Permission.objects.get(codename="add_pointsadjustment")
+    kept = [pk for pk in _ticked(admin.get(url)) if pk != adjust.pk]
+    admin.post(url, _role_data(rep, kept))
+    assert _codes(rep) == before - {"loyalty.add_pointsadjustment"}
+    assert "新增积分调整" not in client_for("张伟").get(reverse("workflow:mine")).content.decode()
+    admin.post(url, _role_data(rep, [*kept, adjust.pk]))
+    assert _codes(rep) == before
+    assert "新增积分调整" in client_for("张伟").get(reverse("workflow:mine")).content.decode()
+
+
+def test_saving_a_role_keeps_what_the_page_does_not_offer(client_for, monkeypatch) -> None:
+    from crm.accounts import forms
+
+    shown = forms.grouped_permissions
+    monkeypatch.setattr(forms, "grouped_permissions", lambda: [g for g in shown() if g.label != "其他权限"])
+    rep = Role.objects.get(name="业务员")
+    r = client_for("管理员").post(reverse("accounts:role_edit", args=[rep.pk]), _role_data(rep, []))
+    assert r.status_code == 302
+    assert _codes(rep) == {"loyalty.view_memberlevel"}  # not on the page: kept; every offered one: unticked
+
+
+def test_a_permission_several_menu_nodes_need_has_one_box(client_for) -> None:
+    admin = client_for("管理员")
+    rep = Role.objects.get(name="业务员")
+    url = reverse("accounts:role_edit", args=[rep.pk])
+    r = admin.get(url)
+    view_lead = Permission.objects.get(codename="view_lead")
+    body = r.content.decode()
+    assert body.count(f'name="permissions" value="{view_lead.pk}"') == 1
+    assert body.count("查看潜在客户(在「潜在客户跟踪」中勾选)") == 3  # 本周新增/待跟踪/已跟客户
+    groups = {(g.path, g.label): g for g in r.context["form"].groups}
+    weekly = groups[("客户管理 › 潜在客户管理 › 潜在客户跟踪", "本周新增客户")]
+    assert weekly.permissions == [] and weekly.follows == [(view_lead, "潜在客户跟踪")]
+    r = admin.post(url, _role_data(rep, [pk for pk in _ticked(r) if pk != view_lead.pk]))
+    assert r.status_code == 302
+    assert "customers.view_lead" not in _codes(rep) and "customers.view_customer" in _codes(rep)

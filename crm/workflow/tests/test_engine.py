@@ -8,11 +8,11 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.utils import timezone
 
-from crm.accounts.models import Department, User
+from crm.accounts.models import Department, Role, User
 from crm.core.models import AuditAction, AuditLog
 from crm.workflow import engine
 from crm.workflow.engine import WorkflowError, allowed_actions, can_edit, mark_opened, transition
-from crm.workflow.models import Application, ApproverKind, ChainStep, EventAction, Status, Task, TaskStatus
+from crm.workflow.models import Application, ApproverKind, Chain, ChainStep, EventAction, Status, Task, TaskStatus
 from crm.workflow.registry import FormType, form_types
 from crm.workflow.testing.models import SampleRequest
 
@@ -421,3 +421,78 @@ def test_draft_save_refuses_what_may_not_be_edited(org, manager_director_chain) 
     n = AuditLog.objects.count()
     chain_save(actor=org["管理员"], form_type=ft, steps=steps)
     assert AuditLog.objects.count() == n
+
+
+def demo_registration_chain() -> None:
+    """The demo's 客户登记 chain (经理复核 【提交】 → 总监审批 【通过】), on the test form type."""
+    steps = Chain.objects.get(form_type="customer").steps.all()
+    make_chain(*({"name": s.name, "approver_kind": s.approver_kind, "approve_label": s.approve_label} for s in steps))
+
+
+def pending(app: Application) -> list[tuple[str, str]]:
+    return [(t.approver.username, app.steps[t.step]["name"]) for t in app.tasks.filter(status=TaskStatus.PENDING)]
+
+
+def skips(app: Application) -> list[tuple[str, object, str]]:
+    return [(e.step_name, e.actor, e.opinion) for e in app.events.filter(action=EventAction.SKIP)]
+
+
+SKIP_NOTE = "申请人之上已没有更高一级的负责人,本步跳过。"
+
+
+def test_rep_manager_and_director_each_get_their_own_application_approved(org) -> None:
+    demo_registration_chain()
+    zhang, li, wang = org["张伟"], org["李明"], org["王建国"]
+    # a rep's: his manager, then the director
+    app = transition(new_app(zhang), "submit", actor=zhang)
+    assert pending(app) == [("李明", "经理复核")]
+    app = transition(app, "approve", actor=li)
+    assert pending(app) == [("王建国", "总监审批")]
+    app = transition(app, "approve", actor=wang)
+    assert app.status == Status.APPROVED and skips(app) == []
+    # a manager's: the manager above him; the line ends there, so 总监审批 is skipped with a note
+    app = transition(new_app(li), "submit", actor=li)
+    assert pending(app) == [("王建国", "经理复核")] and skips(app) == []
+    app = transition(app, "approve", actor=wang, opinion="同意")
+    assert app.status == Status.APPROVED and instance(app).effects == 1
+    assert skips(app) == [("总监审批", None, SKIP_NOTE)]
+    assert actions(app) == ["create", "submit", "approve", "skip", "finish"]
+    # the director's own: nobody above him, both steps skipped, approved at submit
+    app = transition(new_app(wang), "submit", actor=wang)
+    assert app.status == Status.APPROVED and instance(app).effects == 1 and not app.tasks.exists()
+    assert skips(app) == [("经理复核", None, SKIP_NOTE), ("总监审批", None, SKIP_NOTE)]
+
+
+def test_a_vacant_post_above_the_applicant_is_not_skipped(org) -> None:
+    demo_registration_chain()
+    li, wang = org["李明"], org["王建国"]
+    wang.is_active = False
+    wang.save()
+    app = new_app(li)
+    with pytest.raises(WorkflowError, match="第 1 步「经理复核」找不到审批人"):
+        transition(app, "submit", actor=li)
+    app.refresh_from_db()
+    assert app.status == Status.DRAFT and not app.events.filter(action=EventAction.SKIP).exists()
+
+
+def test_a_step_of_a_role_nobody_holds_is_not_skipped(org) -> None:
+    make_chain({"approver_kind": ApproverKind.ROLE, "role": Role.objects.create(name="稽核")})
+    wang = org["王建国"]  # the top of his line: still no free pass past a role
+    with pytest.raises(WorkflowError, match="第 1 步「第1步」找不到审批人"):
+        transition(new_app(wang), "submit", actor=wang)
+
+
+def test_transfer_needs_a_colleague(org) -> None:
+    chen = org["陈静"]  # alone in 客服部
+    app = new_app(chen)
+    assert allowed_actions(app, chen) == ["submit"]
+    with pytest.raises(WorkflowError, match="本部门没有可以接收的同事"):
+        transition(app, "transfer", actor=chen, transfer_to=org["张伟"])
+
+
+def test_a_stale_page_is_refused_by_the_name_of_its_button(org, manager_director_chain) -> None:
+    zhang, li, wang = org["张伟"], org["李明"], org["王建国"]
+    app = transition(new_app(zhang), "submit", actor=zhang)
+    transition(transition(app, "approve", actor=li), "approve", actor=wang)
+    with pytest.raises(WorkflowError, match="现在是「已通过」,不能【分配】"):
+        transition(app, "approve", actor=wang, label="分配")

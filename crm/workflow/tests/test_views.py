@@ -332,3 +332,75 @@ def test_home_shows_the_todo_panel(client_for, manager_director_chain, org) -> N
     home = client_for("李明").get("/CRM/").content.decode()
     assert "共 7 条待办" in home and "申请6" in home and "申请1" not in home  # the newest five
     assert "home-todo-title" not in client_for("张伟").get("/CRM/").content.decode()
+
+
+def assign_chain(*, two_steps: bool = False) -> None:
+    """The director 【分配】s to one of his managers (who then 【分配】s in the second step, if there is one)."""
+    steps = [
+        {"approver_kind": ApproverKind.ROLE, "role": role("销售总监"), "assign_role": role("销售经理")},
+        {"approver_kind": ApproverKind.ASSIGNED, "assign_role": role("业务员")},
+    ]
+    make_chain(*({**s, "approve_label": "分配"} for s in steps[: 2 if two_steps else 1]))
+
+
+def test_a_refused_approval_keeps_the_opinion_and_the_choice(client_for, org, monkeypatch) -> None:
+    import dataclasses
+
+    from crm.workflow.errors import WorkflowError
+    from crm.workflow.registry import form_types
+
+    def refuse(instance, application, actor) -> None:
+        raise WorkflowError("余额不足,不能扣减。")
+
+    ft = form_types.get("test_request")
+    monkeypatch.setitem(form_types._types, "test_request", dataclasses.replace(ft, effect=refuse))
+    assign_chain()
+    app = new_app(org["陈静"])
+    post(client_for("陈静"), app, "submit", subject="采购茶叶", amount=100)
+    wang = client_for("王建国")
+    r = post(wang, app, "approve", opinion="请李明尽快安排", assign_to=org["李明"].pk, _step=0)
+    body = r.content.decode()
+    assert r.status_code == 409 and "余额不足,不能扣减。" in body
+    assert ">\n请李明尽快安排</textarea>" in body
+    assert f'<option value="{org["李明"].pk}" selected>' in body
+    r = post(wang, app, "reject", opinion="", assign_to=org["周丽"].pk)  # refused for the missing opinion
+    assert r.status_code == 409 and f'<option value="{org["周丽"].pk}" selected>' in r.content.decode()
+    app.refresh_from_db()
+    assert app.status == Status.IN_PROGRESS
+    r = post(wang, app, "reject", opinion="不需要", assign_to=org["周丽"].pk)  # the choice means nothing here
+    body = wang.get(r.url).content.decode()
+    assert "已拒绝。" in body and "已分配" not in body
+
+
+def test_assign_messages_name_who_has_it_now(client_for, org) -> None:
+    assign_chain(two_steps=True)
+    app = new_app(org["陈静"])
+    post(client_for("陈静"), app, "submit", subject="采购茶叶", amount=100)
+    wang, li = client_for("王建国"), client_for("李明")
+    r = post(wang, app, "approve", assign_to=org["李明"].pk, _step=0)
+    assert "已分配给李明。" in wang.get(r.url).content.decode()
+    r = post(li, app, "approve", assign_to=org["张伟"].pk, _step=1)
+    assert "「采购茶叶」已审批通过。已分配给张伟。" in li.get(r.url).content.decode()
+    # the same page pressed again: refused by the name of the button on it, not 【通过】
+    r = post(li, app, "approve", assign_to=org["张伟"].pk, _step=1)
+    body = r.content.decode()
+    assert r.status_code == 409 and "现在是「已通过」,不能【分配】" in body and "【通过】" not in body
+
+
+def test_reject_and_delete_ask_first(client_for, manager_director_chain, org) -> None:
+    zhang = client_for("张伟")
+    app = new_app(org["张伟"])
+    page = zhang.get(reverse("workflow:detail", args=[app.pk])).content.decode()
+    assert 'value="delete" data-confirm="删除这张草稿?删除后不能恢复。"' in page
+    post(zhang, app, "submit", subject="采购茶叶", amount=100)
+    page = client_for("李明").get(reverse("workflow:detail", args=[app.pk])).content.decode()
+    assert 'value="reject" data-confirm="拒绝后这张申请单即告结束,不能再提交。确定拒绝吗?"' in page
+    assert page.count("data-confirm") == 1  # 【通过】 and 【退回】 go at once
+
+
+def test_no_transfer_without_a_colleague(client_for, org) -> None:
+    chen = client_for("陈静")  # alone in 客服部
+    page = chen.get(reverse("workflow:detail", args=[new_app(org["陈静"]).pk])).content.decode()
+    assert 'value="transfer"' not in page and "流转给" not in page
+    page = client_for("张伟").get(reverse("workflow:detail", args=[new_app(org["张伟"]).pk])).content.decode()
+    assert 'value="transfer"' in page and "刘洋" in page
