@@ -350,3 +350,15 @@ def test_a_nul_in_the_uploaded_file_name_is_dropped(people: dict[str, Any]) -> N
     data = "姓名,手机号\n卫三,13800000051\n".encode()
     batch = imports.preview(actor=people["李明"], kind=imports.KINDS["lead"], data=data, filename="名\x00单.csv")
     assert batch.filename == "名单.csv" and batch.imported == 1
+
+
+def test_an_imported_customer_s_history_says_where_it_came_from(client_for: Any, people: dict[str, Any]) -> None:
+    li = people["李明"]
+    data = xlsx([["姓名", "手机号", "负责人"], ["蒋一", "13800000031", "张伟"]])
+    batch = imports.commit(
+        actor=li, batch=imports.preview(actor=li, kind=imports.KINDS["customer"], data=data, filename="老客户.xlsx")
+    )
+    customer = Customer.objects.get(import_batch=batch)
+    page = client_for("张伟").get(reverse("customers:customer_detail", args=[customer.pk]), {"tab": "history"})
+    row = page.content.decode().split('data-testid="imported"')[1].split("</tr>")[0]
+    assert "导入" in row and "李明" in row and "从文件「老客户.xlsx」导入" in row
