@@ -148,7 +148,9 @@ def test_a_lead_is_assigned_followed_converted_and_the_customer_handed_over(pers
     # 3. 李明 (销售一组's manager) 【分配】s it to 张伟, from 〖待办业务〗.
     li = person("李明")
     expect(badge(li, "待办业务")).to_have_text("1")
-    approve(li, "待办业务", LEAD_TITLE, "分配", "张伟跟进", f"「{LEAD_TITLE}」已审批通过。已分配给张伟。", assign_to="张伟")
+    approve(
+        li, "待办业务", LEAD_TITLE, "分配", "张伟跟进", f"「{LEAD_TITLE}」已审批通过。已分配给张伟。", assign_to="张伟"
+    )
     expect(badge(li, "待办业务")).to_have_count(0)
 
     # 4. 张伟 finds it under 本周新增客户 and adds a follow-up with the next one due later this week.

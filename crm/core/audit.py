@@ -7,8 +7,11 @@ from contextlib import contextmanager
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from .models import AuditAction, AuditLog
 
@@ -106,3 +109,82 @@ def audit(
         changes=changes or {},
         ip=client_ip(request),
     )
+
+
+# ---------------------------------------------------------------------------------------------------
+# Reading a row
+# ---------------------------------------------------------------------------------------------------
+
+# What the services write under names of their own (not a field of the audited model).
+CHANGE_LABELS = {
+    "accounts": gettext_lazy("账户数"),
+    "amount": gettext_lazy("金额"),
+    "anniversaries": gettext_lazy("纪念日"),
+    "category": gettext_lazy("消费类别"),
+    "down": gettext_lazy("降级"),
+    "family": gettext_lazy("家庭成员"),
+    "filter": gettext_lazy("查询条件"),
+    "followups": gettext_lazy("跟踪记录"),
+    "form_type": gettext_lazy("申请单类型"),
+    "imported": gettext_lazy("导入"),
+    "key": gettext_lazy("密钥"),
+    "level": gettext_lazy("等级"),
+    "masked": gettext_lazy("脱敏"),
+    "merged": gettext_lazy("合并掉的记录"),
+    "moved": gettext_lazy("转过来的资料"),
+    "note": gettext_lazy("说明"),
+    "offset": gettext_lazy("冲销"),
+    "order_no": gettext_lazy("订单号"),
+    "points": gettext_lazy("积分"),
+    "properties": gettext_lazy("房产"),
+    "reason": gettext_lazy("原因"),
+    "refund_of": gettext_lazy("原消费"),
+    "removed": gettext_lazy("删除"),
+    "round": gettext_lazy("轮次"),
+    "rows": gettext_lazy("行数"),
+    "skipped": gettext_lazy("未导入"),
+    "source": gettext_lazy("来源"),
+    "status": gettext_lazy("状态"),
+    "steps": gettext_lazy("审批步骤"),
+    "up": gettext_lazy("升级"),
+    "upgrades": gettext_lazy("升级"),
+    "vehicles": gettext_lazy("车辆"),
+}
+
+
+def readable_changes(entry: AuditLog) -> list[tuple[str, str]]:
+    """An audit row's changes as a person reads them: each field by its label, coded values (a status, a
+    category) by their labels, yes/no for a flag, a change as "old → new"."""
+    model = entry.content_type.model_class() if entry.content_type else None
+    out = []
+    for name, value in (entry.changes or {}).items():
+        field = _field(model, name)
+        label = str(field.verbose_name) if field is not None else str(CHANGE_LABELS.get(name, name))
+        if isinstance(value, list) and len(value) == 2 and field is not None:
+            old, new = (_shown(field, v) for v in value)
+            out.append((label, f"{old} → {new}"))
+        else:
+            out.append((label, _shown(field, value)))
+    return out
+
+
+def _field(model: type[models.Model] | None, name: str) -> Any:
+    if model is None:
+        return None
+    try:
+        return model._meta.get_field(name)
+    except FieldDoesNotExist:
+        return None
+
+
+def _shown(field: Any, value: Any) -> str:
+    if value in (None, "", [], {}):
+        return "—"
+    if isinstance(value, bool):
+        return _("是") if value else _("否")
+    if isinstance(value, dict):
+        return "、".join(f"{CHANGE_LABELS.get(k, k)} {_shown(None, v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return "、".join(_shown(field, v) for v in value)
+    choices = dict(field.flatchoices) if field is not None and getattr(field, "choices", None) else {}
+    return str(choices.get(value, value))

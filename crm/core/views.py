@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from . import services
+from .audit import readable_changes
 from .forms import ApiClientFilterForm, ApiClientForm, AuditFilterForm, DictFilterForm, DictItemFormSet, DictTypeForm
 from .home import home_panels
 from .lists import Column
@@ -59,7 +60,7 @@ class AuditDetailView(CrmView):
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         entry = get_object_or_404(AuditLog.objects.for_user(request.user).select_related("content_type"), pk=pk)
         self.tab_key = f"audit-{pk}"
-        return self.render_page("core/audit_detail.html", {"entry": entry})
+        return self.render_page("core/audit_detail.html", {"entry": entry, "changes": readable_changes(entry)})
 
     def get_tab_key(self) -> str:
         return self.tab_key

@@ -144,7 +144,7 @@ def _status(obj: Party) -> dict[str, str]:
 
 
 @transaction.atomic
-def hand_over(*, actor: Any, obj: Party, reason: str = "") -> Party:
+def hand_over(*, actor: Any, obj: Party, reason: str = "", request: Any = None) -> Party:
     """【移交】: the owner hands the record to his leader, who reassigns it."""
     obj = _lock(obj)
     _require_owner(obj, actor, _("移交"))
@@ -155,7 +155,7 @@ def hand_over(*, actor: Any, obj: Party, reason: str = "") -> Party:
     leader = leader_of(actor)
     if leader is None:
         raise CustomerError(_("找不到您的上级(部门负责人),无法移交;请联系管理员设置部门负责人。"))
-    with audited(actor=actor, obj=obj, fields=("owner", "status")):
+    with audited(actor=actor, obj=obj, fields=("owner", "status"), request=request):
         obj.owner, obj.department = leader, leader.department
         obj.status = LeadStatus.HANDED_OVER if isinstance(obj, Lead) else CustomerStatus.HANDED_OVER
         obj.save(update_fields=["owner", "department", "status", "updated_at"])
@@ -175,7 +175,7 @@ def may_assign(actor: Any, obj: Party) -> bool:
 
 
 @transaction.atomic
-def reassign(*, actor: Any, obj: Party, to: User, reason: str = "") -> Party:
+def reassign(*, actor: Any, obj: Party, to: User, reason: str = "", request: Any = None) -> Party:
     """【分配】 by a leader: a record handed over to him, or one of his people's, goes to one of his people."""
     obj = _lock(obj)
     if not may_assign(actor, obj):
@@ -185,7 +185,7 @@ def reassign(*, actor: Any, obj: Party, to: User, reason: str = "") -> Party:
     if to.pk == obj.owner_id:
         raise CustomerError(_("「%(name)s」已经由%(who)s负责。") % {"name": obj.name, "who": to.full_name})
     previous = obj.owner
-    with audited(actor=actor, obj=obj, fields=("owner", "status")):
+    with audited(actor=actor, obj=obj, fields=("owner", "status"), request=request):
         obj.owner, obj.department, obj.owned_since = to, to.department, timezone.now()
         obj.status = LeadStatus.FOLLOWING if isinstance(obj, Lead) else CustomerStatus.FORMAL
         obj.save(update_fields=["owner", "department", "owned_since", "status", "updated_at"])
@@ -253,9 +253,10 @@ def customer_approved(customer: Customer, application: Any, actor: Any) -> None:
     customer.status, customer.approved_at = CustomerStatus.FORMAL, now
     customer.owner = customer.owner or application.applicant
     customer.department = customer.owner.department if customer.owner else None
-    customer.owned_since = now
-    customer.card_no = customer.card_no or next_card_no()
-    customer.save(update_fields=["status", "approved_at", "owner", "department", "owned_since", "card_no"])
+    with audited(actor=actor, obj=customer, fields=("status", "card_no", "owner", "department")):
+        customer.owned_since = now
+        customer.card_no = customer.card_no or next_card_no()
+        customer.save(update_fields=["status", "approved_at", "owner", "department", "owned_since", "card_no"])
     _history(customer, HandoverAction.APPROVE, actor, to=customer.owner)
     if customer.lead_id:
         lead = Lead.objects.select_for_update().get(pk=customer.lead_id)
@@ -342,7 +343,8 @@ def merge(*, actor: Any, keep: Party, drop: Party, request: Any = None) -> Party
         if refusal:
             raise CustomerError(refusal)
     fields = MERGE_FILL[kind]
-    with audited(actor=actor, obj=keep, fields=(*fields, "hobbies") if kind == "customer" else fields) as extra:
+    audited_fields = (*fields, "hobbies") if kind == "customer" else fields
+    with audited(actor=actor, obj=keep, fields=audited_fields, request=request) as extra:
         for name in fields:
             f = keep._meta.get_field(name)
             attname = f.attname  # type: ignore[union-attr]
@@ -357,7 +359,8 @@ def merge(*, actor: Any, keep: Party, drop: Party, request: Any = None) -> Party
                 moved[related] = getattr(drop, related).update(customer=keep)
             keep.hobbies.add(*drop.hobbies.all())
             Lead.objects.filter(customer=drop).update(customer=keep)
-        extra["merged"] = [drop.pk, f"{drop.name} → {keep.name}", moved]
+        extra["merged"] = f"#{drop.pk} {drop.name}"
+        extra["moved"] = moved
     _refresh_followup_dates(keep)
     type(drop)._default_manager.filter(pk=drop.pk).update(status=merged, merged_into=keep, updated_at=timezone.now())
     _history(

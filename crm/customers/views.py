@@ -382,7 +382,7 @@ class PartyDetailView(CrmView):
     def do_handover(self, obj: Any) -> Any:
         form = HandOverForm(self.request.POST, prefix="ho")
         reason = form.cleaned_data["reason"] if form.is_valid() else ""
-        obj = services.hand_over(actor=self.request.user, obj=obj, reason=reason)
+        obj = services.hand_over(actor=self.request.user, obj=obj, reason=reason, request=self.request)
         messages.success(
             self.request,
             _("「%(name)s」已移交给%(who)s,等待重新分配。") % {"name": obj.name, "who": obj.owner.full_name},
@@ -394,7 +394,11 @@ class PartyDetailView(CrmView):
         if not form.is_valid():
             return self.invalid(obj, "", assign_form=form)
         obj = services.reassign(
-            actor=self.request.user, obj=obj, to=form.cleaned_data["to"], reason=form.cleaned_data["reason"]
+            actor=self.request.user,
+            obj=obj,
+            to=form.cleaned_data["to"],
+            reason=form.cleaned_data["reason"],
+            request=self.request,
         )
         messages.success(
             self.request, _("「%(name)s」已分配给%(who)s。") % {"name": obj.name, "who": obj.owner.full_name}

@@ -78,15 +78,6 @@ def query_with(query: Any, **kwargs: Any) -> str:
     return q.urlencode()
 
 
-@register.filter
-def change_display(value: Any) -> str:
-    """An audited change ``[old, new]`` as "old → new"; anything else as it is."""
-    if isinstance(value, list) and len(value) == 2:
-        old, new = ("—" if v in (None, "", []) else v for v in value)
-        return f"{old} → {new}"
-    return str(value)
-
-
 @register.filter(name="mask")
 def mask_filter(value: Any, kind: str) -> str:
     """``{{ c.mobile|mask:"mobile" }}``: personal data as a role without the right to see it reads it."""

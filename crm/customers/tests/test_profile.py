@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from crm.core.models import DictItem
+from crm.core.models import AuditLog, DictItem
 from crm.customers import services
 from crm.customers.forms import LeadForm
 from crm.customers.models import Anniversary, Customer, FamilyMember, Lead, Property, Vehicle
@@ -179,3 +179,20 @@ def test_a_refused_registration_holds_no_number_and_one_in_review_says_so(
     r = client_for("李明").post(reverse("workflow:detail", args=[app.pk]), {"_action": "reject", "opinion": "信息不实"})
     assert r.status_code == 302
     assert LeadForm({"name": "钱先生", "mobile": MOBILE}, user=people["刘洋"]).is_valid()
+
+
+def test_the_customer_s_audit_reads_in_labels_with_its_ip(client_for: Any, people: dict[str, Any]) -> None:
+    zhang = client_for("张伟")
+    app = _register(zhang)
+    _approve(client_for, app)
+    customer = Customer.objects.get(application=app)
+    approved = AuditLog.objects.filter(object_id=str(customer.pk), actor_name="王建国").get()
+    assert set(approved.changes) == {"status", "card_no"}  # what made it formal
+    r = zhang.post(reverse("customers:customer_detail", args=[customer.pk]), {"_action": "handover", "ho-reason": ""})
+    assert r.status_code in (200, 302)
+    handed = AuditLog.objects.filter(object_id=str(customer.pk), actor_name="张伟").latest("id")
+    assert handed.ip == "127.0.0.1"
+    page = client_for("管理员").get(reverse("core:audit_detail", args=[handed.pk])).content.decode()
+    rows = page.split('data-testid="audit-changes"')[1]
+    assert "<td>状态</td><td>正式客户 → 待重新分配</td>" in rows and "<td>负责人</td><td>张伟 → 李明</td>" in rows
+    assert "handed_over" not in rows
