@@ -396,4 +396,9 @@ class CustomerFilterForm(PartyFilterForm):
     lookups = {**PartyFilterForm.lookups, "level": "level", "status": "status"}
 
     def filter_card_no(self, qs: QuerySet, value: str) -> QuerySet:
-        return qs.filter(Q(card_no=value.upper()) | Q(card_no__startswith=value.upper()))
+        """By card number, or the start of one; a card of a record merged away finds the record kept."""
+        card = value.upper()
+        found = Q(card_no=card) | Q(card_no__startswith=card)
+        merged = Customer.objects.filter(status=CustomerStatus.MERGED, card_no=card)  # by the card's index, first:
+        kept = [pk for pk in merged.values_list("merged_into", flat=True) if pk]  # an OR with a subquery scans
+        return qs.filter(found | Q(pk__in=kept) if kept else found)

@@ -723,7 +723,8 @@ class MergeView(CrmView):
         return response
 
     def show(self, keep: Any, drop: Any, status: int = 200) -> HttpResponse:
-        fields = ["name", *services.MERGE_FILL[self.kind], "owner", "status", "created_at"]
+        card = ["card_no"] if self.kind == "customer" else []  # not filled in: the kept one keeps its own card
+        fields = ["name", *card, *services.MERGE_FILL[self.kind], "owner", "status", "created_at"]
         rows = []
         if keep is not None and drop is not None:
             for name in fields:

@@ -65,3 +65,18 @@ def test_a_leader_finds_the_customers_handed_over_to_him(client_for: Any, people
     assert [row["obj"].pk for row in li.get(url, params).context["rows"]] == [handed.pk]
     assert [row["obj"].pk for row in li.get(url, {"status": "formal"}).context["rows"]] == [kept.pk]
     assert client_for("张伟").get(url).context["quick_filters"]() == []
+
+
+def test_a_merged_away_card_finds_the_record_kept_and_the_comparison_shows_both_cards(
+    client_for: Any, people: dict[str, Any]
+) -> None:
+    keep, drop = _member(people["张伟"]), _member(people["张伟"])
+    Customer.objects.filter(pk=keep.pk).update(card_no="JSH2026000001")
+    Customer.objects.filter(pk=drop.pk).update(card_no="JSH2026000003")
+    admin = client_for("管理员")
+    url = reverse("customers:merge_customer")
+    r = admin.post(url, {"keep": f"#{keep.pk}", "drop": f"#{drop.pk}", "_action": "compare"})
+    assert ("会员卡号", "JSH2026000001", "JSH2026000003") in [tuple(map(str, row)) for row in r.context["rows"]]
+    admin.post(url, {"keep": f"#{keep.pk}", "drop": f"#{drop.pk}", "_action": "merge"})
+    found = client_for("张伟").get(reverse("customers:customer_list"), {"card_no": "jsh2026000003"})
+    assert [row["obj"].pk for row in found.context["rows"]] == [keep.pk]
