@@ -66,11 +66,16 @@ def _tokens_q(table: str, tokens: list[str]) -> Q:
     return Q(pk__in=RawSQL(sql, (expression,)))  # noqa: S611 - the table is ours, the terms are bound
 
 
+def name_words(typed: str) -> str:
+    """What a name search looks for in ``typed``: the characters without spaces, dots and dashes ("" for none)."""
+    return _NON_WORD.sub("", (typed or "").replace('"', ""))
+
+
 def name_q(term: str, model: Any = None) -> Q:
     """Records whose name matches ``term``: letters match the pinyin (initials or full) from the start,
     1–2 characters match a stored gram, longer text matches anywhere in the name."""
     typed = (term or "").replace('"', "").strip()
-    term = _NON_WORD.sub("", typed)
+    term = name_words(typed)
     if not term:
         return Q()
     if term.isascii() and term.isalpha():
@@ -79,9 +84,11 @@ def name_q(term: str, model: Any = None) -> Q:
     table = _fts_table(model) if term.isalnum() else None
     if len(term) <= 2:
         return _tokens_q(table, [term]) if table else Q(name_grams__contains=f" {term} ")
+    # as typed, or without the spaces and dots typed between the characters (王 晓明 finds 王晓明)
+    text = Q(name__contains=typed) | Q(name__contains=term) if typed != term else Q(name__contains=typed)
     if table:  # every pair of the term is a token of the name; LIKE then checks the order on the few found
-        return _tokens_q(table, [term[i : i + 2] for i in range(len(term) - 1)]) & Q(name__contains=typed)
-    return Q(name__contains=typed)
+        return _tokens_q(table, [term[i : i + 2] for i in range(len(term) - 1)]) & text
+    return text
 
 
 def digits_q(digits: str, model: Any = None, field: str = "mobile") -> Q:

@@ -15,7 +15,7 @@ from crm.accounts.models import User
 from crm.core.forms import DateInput, ModelMultipleChoiceField, RowsFormSet, local_midnight
 from crm.core.lists import ListFilterForm
 from crm.core.models import DictItem
-from crm.core.textsearch import digits_q, name_q
+from crm.core.textsearch import digits_q, name_q, name_words
 from crm.core.validators import normalize_mobile, validate_id_number, validate_mobile
 
 from .models import Anniversary, Customer, CustomerStatus, FamilyMember, FollowUp, Lead, LeadStatus, Property, Vehicle
@@ -339,7 +339,7 @@ class PartyFilterForm(ListFilterForm):
     """Name (any 2+ characters, or pinyin: zw / zhangwei), mobile (any 4+ digits), owner, source, dates."""
 
     q = forms.CharField(label=_("姓名/拼音"), required=False, max_length=30)
-    mobile = forms.CharField(label=_("手机号"), required=False, max_length=11)
+    mobile = forms.CharField(label=_("手机号"), required=False, max_length=20)
     owner = forms.ModelChoiceField(
         label=pgettext_lazy("record owner", "负责人"), queryset=User.objects.none(), required=False
     )
@@ -355,9 +355,18 @@ class PartyFilterForm(ListFilterForm):
         assert isinstance(owner, forms.ModelChoiceField)
         owner.queryset = User.objects.filter(is_active=True).order_by("department__path", "id")
 
+    def clean_q(self) -> str:
+        value = self.cleaned_data.get("q") or ""
+        if value.strip() and not name_words(value):
+            raise forms.ValidationError(_("请输入姓名中的字或拼音。"))
+        return value
+
     def clean_mobile(self) -> str:
-        value = (self.cleaned_data.get("mobile") or "").translate(DIGITS).strip()
-        if value and (not value.isdigit() or len(value) < 4):
+        """Digits as pasted from a card or a phone: spaces, dashes and a leading +86 aside."""
+        value = re.sub(r"[\s\-()]", "", (self.cleaned_data.get("mobile") or "").translate(DIGITS))
+        if value.startswith("+86"):
+            value = value[3:]
+        if value and (not value.isdigit() or len(value) < 4 or len(value) > 11):
             raise forms.ValidationError(_("请输入手机号中连续的至少 4 位数字。"))
         return value
 

@@ -80,3 +80,23 @@ def test_a_merged_away_card_finds_the_record_kept_and_the_comparison_shows_both_
     admin.post(url, {"keep": f"#{keep.pk}", "drop": f"#{drop.pk}", "_action": "merge"})
     found = client_for("张伟").get(reverse("customers:customer_list"), {"card_no": "jsh2026000003"})
     assert [row["obj"].pk for row in found.context["rows"]] == [keep.pk]
+
+
+def test_searches_take_what_is_pasted_and_refuse_what_finds_nothing(client_for: Any, people: dict[str, Any]) -> None:
+    wang = _member(people["张伟"])
+    Customer.objects.filter(pk=wang.pk).update(name="王晓明", mobile="13800138011")
+    wang.refresh_from_db()
+    wang.save()  # the search keys follow the name
+    other = _member(people["张伟"])
+    zhang = client_for("张伟")
+    url = reverse("customers:customer_list")
+
+    def found(**query: str) -> list[int]:
+        return [row["obj"].pk for row in zhang.get(url, query).context["rows"]]
+
+    assert found(q="王 晓明") == [wang.pk]
+    assert found(mobile="0013 8011") == [wang.pk]
+    assert found(mobile="+86 138-0013-8011") == [wang.pk]
+    r = zhang.get(url, {"q": "_"})
+    assert "请输入姓名中的字或拼音。" in r.content.decode()
+    assert sorted(row["obj"].pk for row in r.context["rows"]) == sorted([wang.pk, other.pk])  # left out, and said
