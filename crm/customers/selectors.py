@@ -134,7 +134,7 @@ def find_duplicates(
 
 
 def _owner(obj: Any) -> str:
-    return obj.owner.full_name if obj.owner else ""
+    return str(obj.owner) if obj.owner else ""  # the login name: two 张伟 are told apart
 
 
 def duplicate_groups(model: type[Lead] | type[Customer], limit: int = 30) -> list[list[Any]]:

@@ -66,6 +66,11 @@ def _lead_status(lead: Lead) -> str:
     return str(lead.get_status_display())
 
 
+def owner_shown(obj: Any) -> str:
+    """The owner by login name: the full name, told apart where two people share it (张伟(销售二组))."""
+    return str(obj.owner) if obj.owner_id else ""
+
+
 PARTY_COLUMNS = [
     Column("name", gettext_lazy("姓名"), sort="name"),
     Column("gender", gettext_lazy("性别"), accessor="get_gender_display"),
@@ -118,7 +123,7 @@ class LeadListView(ObjectListView):
         *PARTY_COLUMNS,
         Column("intent", gettext_lazy("意向等级"), accessor="intent.label"),
         Column("status", gettext_lazy("状态"), accessor="get_status_display"),
-        Column("owner", pgettext_lazy("record owner", "负责人"), accessor="owner.full_name"),
+        Column("owner", pgettext_lazy("record owner", "负责人"), accessor=owner_shown),
         Column("last_followup_at", gettext_lazy("最近跟踪")),
         Column("next_followup_on", gettext_lazy("下次跟踪"), accessor=next_display),
         Column("created_at", gettext_lazy("登记时间"), sort="created_at"),
@@ -152,7 +157,7 @@ class CustomerListView(ObjectListView):
         Column("card_no", gettext_lazy("会员卡号")),
         Column("level", gettext_lazy("客户级别"), accessor="level.label"),
         Column("status", gettext_lazy("状态"), accessor="get_status_display"),
-        Column("owner", pgettext_lazy("record owner", "负责人"), accessor="owner.full_name"),
+        Column("owner", pgettext_lazy("record owner", "负责人"), accessor=owner_shown),
         Column("last_followup_at", gettext_lazy("最近跟踪")),
         Column("next_followup_on", gettext_lazy("下次跟踪"), accessor=next_display),
         Column("created_at", gettext_lazy("登记时间"), sort="created_at"),
@@ -203,7 +208,7 @@ class LeadEntryListView(ObjectListView):
     columns = [
         *PARTY_COLUMNS,
         Column("status", gettext_lazy("状态"), accessor=_lead_status),
-        Column("owner", pgettext_lazy("record owner", "负责人"), accessor="owner.full_name"),
+        Column("owner", pgettext_lazy("record owner", "负责人"), accessor=owner_shown),
         Column("created_at", gettext_lazy("登记时间"), sort="created_at"),
     ]
 
@@ -385,7 +390,7 @@ class PartyDetailView(CrmView):
         obj = services.hand_over(actor=self.request.user, obj=obj, reason=reason, request=self.request)
         messages.success(
             self.request,
-            _("「%(name)s」已移交给%(who)s,等待重新分配。") % {"name": obj.name, "who": obj.owner.full_name},
+            _("「%(name)s」已移交给%(who)s,等待重新分配。") % {"name": obj.name, "who": obj.owner},
         )
         return None
 
@@ -400,9 +405,7 @@ class PartyDetailView(CrmView):
             reason=form.cleaned_data["reason"],
             request=self.request,
         )
-        messages.success(
-            self.request, _("「%(name)s」已分配给%(who)s。") % {"name": obj.name, "who": obj.owner.full_name}
-        )
+        messages.success(self.request, _("「%(name)s」已分配给%(who)s。") % {"name": obj.name, "who": obj.owner})
         return None
 
     # -- rendering ------------------------------------------------------------------------------------

@@ -100,3 +100,12 @@ def test_searches_take_what_is_pasted_and_refuse_what_finds_nothing(client_for: 
     r = zhang.get(url, {"q": "_"})
     assert "请输入姓名中的字或拼音。" in r.content.decode()
     assert sorted(row["obj"].pk for row in r.context["rows"]) == sorted([wang.pk, other.pk])  # left out, and said
+
+
+def test_the_two_zhang_wei_are_told_apart_as_owners(client_for: Any, people: dict[str, Any]) -> None:
+    _member(people["张伟"])
+    _member(people["张伟(销售二组)"])
+    context = client_for("王建国").get(reverse("customers:customer_list")).context
+    at = [c.name for c in context["columns"]].index("owner")
+    owners = sorted(str(row["cells"][at]) for row in context["rows"])
+    assert owners == ["张伟", "张伟(销售二组)"]
