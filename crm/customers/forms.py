@@ -17,6 +17,7 @@ from crm.core.lists import ListFilterForm
 from crm.core.models import DictItem
 from crm.core.textsearch import digits_q, name_q, name_words
 from crm.core.validators import normalize_mobile, validate_id_number, validate_mobile
+from crm.workflow.forms import TaskFilterForm
 
 from .models import Anniversary, Customer, CustomerStatus, FamilyMember, FollowUp, Lead, LeadStatus, Property, Vehicle
 from .selectors import find_duplicates, leads_to_convert
@@ -388,6 +389,23 @@ class LeadFilterForm(PartyFilterForm):
     status = forms.ChoiceField(label=_("状态"), required=False, choices=[("", _("全部")), *LeadStatus.choices])
 
     lookups = {**PartyFilterForm.lookups, "intent": "intent", "status": "status"}
+
+
+class LeadTrackingFilterForm(LeadFilterForm):
+    """〖潜在客户跟踪〗 lists no lead still being registered: no 登记中 to choose."""
+
+    status = forms.ChoiceField(
+        label=_("状态"),
+        required=False,
+        choices=[("", _("全部")), *((v, label) for v, label in LeadStatus.choices if v != LeadStatus.DRAFT)],
+    )
+
+
+class ReviewFilterForm(TaskFilterForm):
+    """〖潜在客户审核〗 / 〖客户资料审核〗 list one form type each: no type to choose."""
+
+    form_type = None  # type: ignore[assignment]
+    lookups = {"title": TaskFilterForm.lookups["title"]}
 
 
 LISTED = (CustomerStatus.FORMAL, CustomerStatus.HANDED_OVER)  # the statuses 〖客户跟踪〗 lists

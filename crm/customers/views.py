@@ -35,7 +35,9 @@ from .forms import (
     HobbyForm,
     LeadFilterForm,
     LeadForm,
+    LeadTrackingFilterForm,
     PropertyFormSet,
+    ReviewFilterForm,
     VehicleFormSet,
 )
 from .formtypes import CUSTOMER, LEAD
@@ -111,7 +113,7 @@ class LeadListView(ObjectListView):
     tab_key = "lead_tracking"
     permission = "customers.view_lead"
     export_permission = "customers.export_lead"
-    filter_form_class = LeadFilterForm
+    filter_form_class = LeadTrackingFilterForm
     default_sort = "-created_at"
     detail_url_name = "customers:lead_detail"
     select_related = ("owner", "source", "intent")
@@ -288,6 +290,7 @@ class ReviewListView(TodoListView):
     """〖潜在客户审核〗 / 〖客户资料审核〗: the to-do of one form type."""
 
     form_type: ClassVar[str] = ""
+    filter_form_class = ReviewFilterForm
 
     def get_queryset(self, action: str = "view") -> QuerySet:
         return super().get_queryset(action).filter(form_type=self.form_type)

@@ -109,3 +109,15 @@ def test_the_two_zhang_wei_are_told_apart_as_owners(client_for: Any, people: dic
     at = [c.name for c in context["columns"]].index("owner")
     owners = sorted(str(row["cells"][at]) for row in context["rows"])
     assert owners == ["张伟", "张伟(销售二组)"]
+
+
+def test_search_areas_offer_only_what_their_list_can_show(client_for: Any, people: dict[str, Any]) -> None:
+    chen, wang, zhang = client_for("陈静"), client_for("王建国"), client_for("张伟")
+    tracking = zhang.get(reverse("customers:lead_list")).context["form"]
+    assert "draft" not in dict(tracking.fields["status"].choices)  # drafts are not listed there
+    entry = chen.get(reverse("customers:lead_entry")).context["form"]
+    assert "draft" in dict(entry.fields["status"].choices)  # but are among one's own entries
+    for name in ("customers:lead_review", "customers:customer_review"):
+        assert "form_type" not in wang.get(reverse(name)).context["form"].fields  # one type each
+    register_lead(chen)
+    assert len(wang.get(reverse("customers:lead_review"), {"title": "钱多多"}).context["rows"]) == 1
