@@ -242,7 +242,12 @@ class KeysetPaginator:
         pks = list(qs.order_by(*ordering).values_list("pk", flat=True)[:n])
         return list(self.qs.filter(pk__in=pks).order_by(*ordering)) if pks else []
 
-    def page(self, *, after: str | None = None, before: str | None = None, last: bool = False) -> Page:
+    def page(
+        self, *, after: str | None = None, before: str | None = None, last: bool = False, total: int | None = None
+    ) -> Page:
+        """A page after or before a cursor, the first, or the last. With the ``total`` known, the last page holds
+        what is left after whole pages from the first (35 rows: 21–35), so that paging back from it meets the
+        pages paged forward, with no row on two pages."""
         size = self.page_size
         if before:
             values = decode_cursor(before, self._fields)
@@ -258,6 +263,8 @@ class KeysetPaginator:
                     is_last=False,
                 )
         if last:
+            if total:
+                size = total % size or size
             rows = self._rows(self.qs, True, size + 1)
             has_more = len(rows) > size
             rows = rows[:size][::-1]

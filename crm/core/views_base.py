@@ -179,12 +179,13 @@ class ObjectListView(CrmView):
             return self.export(form)
         col, field, desc = self.current_sort()
         paginator = KeysetPaginator(self.filtered(form), field, desc, self.page_size, keys_first=self.keys_first)
+        count, more = capped_count(self.filtered(form))
         page = paginator.page(
             after=request.GET.get("after") or None,
             before=request.GET.get("before") or None,
             last=request.GET.get("last") == "1",
+            total=None if more else count,
         )
-        count, more = capped_count(self.filtered(form))
         unmasked = can_see_sensitive(request.user)
         links = [c.href_permission is None or request.user.has_perm(c.href_permission) for c in self.columns]
         rows = [

@@ -76,6 +76,19 @@ def test_keyset_backwards_and_last(entries: list[AuditLog], keys_first: bool) ->
     assert [r.pk for r in before_last.rows] == ordered[-20:-10]
 
 
+def test_with_the_total_known_the_last_page_meets_the_pages_from_the_first(entries: list[AuditLog]) -> None:
+    ordered = list(AuditLog.objects.order_by("-at", "-id").values_list("id", flat=True))
+    total = len(ordered)
+    assert total % 10, "the fixture should not fill whole pages"
+    paginator = KeysetPaginator(AuditLog.objects.all(), "at", True, page_size=10)
+    forward = walk(paginator)
+    pages = [forward[i : i + 10] for i in range(0, total, 10)]
+    last = paginator.page(last=True, total=total)
+    assert [r.pk for r in last.rows] == pages[-1]  # what is left after whole pages, not the last ten
+    back = paginator.page(before=last.prev_cursor)
+    assert [r.pk for r in back.rows] == pages[-2]  # no row on two pages
+
+
 def test_keys_first_reads_the_page_by_its_keys(entries: list[AuditLog]) -> None:
     """Two queries: the page's keys (nothing but the sort key and the key), then those rows."""
     paginator = KeysetPaginator(AuditLog.objects.select_related("actor"), "at", True, page_size=10, keys_first=True)
