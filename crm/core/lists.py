@@ -106,6 +106,9 @@ class ListFilterForm(forms.Form):
 
     lookups: dict[str, str] = {}
 
+    def limit_to(self, user: Any) -> None:
+        """Narrow the choices to what ``user`` can find (a list of people offers those in their data scope)."""
+
     def filter(self, qs: QuerySet) -> QuerySet:
         """``qs`` narrowed by every field that holds a valid value. A field in error is left out (its message
         is shown beside it); the others still apply, so one mistyped value does not list everything."""

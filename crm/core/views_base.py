@@ -175,6 +175,7 @@ class ObjectListView(CrmView):
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         form = self.filter_form_class(request.GET or None)
+        form.limit_to(request.user)
         if request.GET.get("export") == "xlsx":
             return self.export(form)
         col, field, desc = self.current_sort()

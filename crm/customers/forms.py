@@ -356,6 +356,12 @@ class PartyFilterForm(ListFilterForm):
         assert isinstance(owner, forms.ModelChoiceField)
         owner.queryset = User.objects.filter(is_active=True).order_by("department__path", "id")
 
+    def limit_to(self, user: Any) -> None:
+        """负责人 offers the people whose records ``user`` may see: a rep himself, a manager his group."""
+        owner = self.fields["owner"]
+        assert isinstance(owner, forms.ModelChoiceField)
+        owner.queryset = User.objects.for_user(user).filter(is_active=True).order_by("department__path", "id")
+
     def clean_q(self) -> str:
         value = self.cleaned_data.get("q") or ""
         if value.strip() and not name_words(value):

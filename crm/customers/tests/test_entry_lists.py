@@ -121,3 +121,13 @@ def test_search_areas_offer_only_what_their_list_can_show(client_for: Any, peopl
         assert "form_type" not in wang.get(reverse(name)).context["form"].fields  # one type each
     register_lead(chen)
     assert len(wang.get(reverse("customers:lead_review"), {"title": "钱多多"}).context["rows"]) == 1
+
+
+def test_the_owner_choice_offers_the_people_in_scope(client_for: Any, people: dict[str, Any]) -> None:
+    def owners(who: str) -> set[str]:
+        form = client_for(who).get(reverse("customers:customer_list")).context["form"]
+        return {u.username for u in form.fields["owner"].queryset}
+
+    assert owners("张伟") == {"张伟"}
+    assert owners("李明") == {"李明", "张伟", "刘洋"}
+    assert {"周丽", "杨帆", "张伟(销售二组)"} <= owners("王建国") and "陈静" not in owners("王建国")
