@@ -8,6 +8,7 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db.models import Q
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -185,9 +186,22 @@ class RefundForm(forms.Form):
 
 
 class RulesForm(forms.ModelForm):
+    BOUNDS = {"window_months": (1, 60), "expiry_months": (0, 120)}  # as services.settings_update checks them
+
     class Meta:
         model = LoyaltySettings
         fields = ["window_months", "rounding", "expiry_months"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name, (low, high) in self.BOUNDS.items():
+            field = self.fields[name]
+            out_of_range = _("%(label)s必须在 %(low)d 到 %(high)d 之间。") % {
+                "label": field.label,
+                "low": low,
+                "high": high,
+            }
+            field.validators = [MinValueValidator(low, out_of_range), MaxValueValidator(high, out_of_range)]
 
 
 class LevelForm(forms.Form):

@@ -216,6 +216,8 @@ def test_the_rules_page_saves_the_rules_and_levels_at_once(client_for: Any) -> N
         ({"levels-1-name": ""}, "请填写等级名称"),
         ({"levels-1-threshold": "1e400"}, "升级门槛"),
         ({"window_months": "0"}, "1 到 60"),
+        ({"window_months": "-1"}, "等级统计周期(月)必须在 1 到 60 之间。"),
+        ({"expiry_months": "-1"}, "积分有效期(月)必须在 0 到 120 之间。"),
         ({"expiry_months": "999"}, "0 到 120"),
         ({"rounding": "sideways"}, "「sideways」不是可选的项,请重新选择"),
         ({"levels-1-id": "999999"}, "已被删除"),
