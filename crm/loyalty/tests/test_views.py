@@ -478,3 +478,17 @@ def test_a_registration_in_review_is_not_a_member_yet(people: dict[str, Any], cl
     pending = make_member(people["张伟"], name="钱总", status=CustomerStatus.REGISTERING)
     html = _tab(client_for("张伟"), pending, "points").content.decode()
     assert "正式客户才是会员" in html
+
+
+def test_what_came_through_the_pos_says_so_as_its_recorder(client_for: Any, people: dict[str, Any]) -> None:
+    member = make_member(people["张伟"])
+    services.consumption_record(customer=member, amount=100, category="dining", source="api", client_key="api:1")
+    admin = client_for("管理员")
+
+    def column(url_name: str, name: str) -> list[str]:
+        context = admin.get(reverse(url_name)).context
+        at = [c.name for c in context["columns"]].index(name)
+        return [str(row["cells"][at]) for row in context["rows"]]
+
+    assert column("loyalty:consumption_list", "operator") == ["收银系统"]
+    assert column("loyalty:entry_list", "created_by") == ["收银系统"]
