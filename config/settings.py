@@ -190,6 +190,7 @@ AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+FORMAT_MODULE_PATH = ["config.formats"]  # amounts and points grouped by thousands (intcomma, floatformat:"g")
 TIME_ZONE = "Asia/Shanghai"
 USE_I18N = True
 USE_TZ = True

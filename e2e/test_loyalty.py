@@ -64,7 +64,7 @@ def test_a_rep_reads_his_members_points_and_a_colleague_cannot(person: People, a
     customer = open_row(zhang, MEMBER)
     expect(customer.get_by_role("heading", name=MEMBER)).to_be_visible()
     panel = record_tab(zhang, "积分")
-    expect(panel.get_by_test_id("points-balance")).to_have_text("1343")
+    expect(panel.get_by_test_id("points-balance")).to_have_text("1,343")
     expect(panel.get_by_test_id("points-level")).to_have_text("普卡")
     expect(panel.get_by_test_id("ledger-count")).to_have_text("共 56 条")
     ledger = panel.get_by_test_id("ledger").locator("tbody tr")
@@ -74,13 +74,13 @@ def test_a_rep_reads_his_members_points_and_a_colleague_cannot(person: People, a
     expect(panel.get_by_role("button", name="更多")).to_have_count(0)
     entry = ledger.filter(has_text="消费积分")
     expect(entry).to_have_count(1)
-    expect(entry).to_contain_text("+1288")
+    expect(entry).to_contain_text("+1,288")
     expect(entry).to_contain_text("餐饮")
     # the entry's source opens the dinner in a tab of its own
     entry.get_by_role("link", name="消费 D-20260001").click()
     dinner = active_pane(zhang)
     expect(dinner.get_by_test_id("consumption-detail")).to_be_visible()
-    expect(dinner.get_by_test_id("sale")).to_contain_text("1288.00")
+    expect(dinner.get_by_test_id("sale")).to_contain_text("1,288.00")
     expect(dinner.get_by_test_id("sale")).to_contain_text("中餐厅")
 
     # The 消费记录 tab of the same member lists the dinner.

@@ -230,7 +230,8 @@ class ConsumptionRefundView(CrmView):
         taken = -sum(PointsEntry.objects.filter(consumption=refund).values_list("points", flat=True))
         messages.success(
             request,
-            _("已登记退款 %(amount)s 元,扣回积分 %(points)s。") % {"amount": f"{-refund.amount:,.2f}", "points": taken},
+            _("已登记退款 %(amount)s 元,扣回积分 %(points)s。")
+            % {"amount": f"{-refund.amount:,.2f}", "points": f"{taken:,}"},
         )
         left = selectors.refundable_amount(sale)
         response = self.show(sale, RefundForm(initial={"amount": left if left > 0 else None}))

@@ -288,7 +288,7 @@ def test_consumption_detail_shows_its_refunds_and_points(history: dict, client_f
     r = zhang.get(reverse("loyalty:consumption_detail", args=[history["room"].pk]))
     assert r.status_code == 200
     html = r.content.decode()
-    assert "R-002" in html and "-500.00" in html and "+2000" in html and "-500" in html
+    assert "R-002" in html and "-500.00" in html and "+2,000" in html and "-500" in html
     r = zhang.get(reverse("loyalty:consumption_detail", args=[history["refund"].pk]))  # a refund shows its sale
     assert r.status_code == 200 and "A-002" in r.content.decode()
 
@@ -327,7 +327,7 @@ def test_the_points_tab(history: dict, zhang_member: Customer, client_for: Any) 
     assert r.context["active_tab"] == "points"
     html = r.content.decode()
     # 1000 + 2000 earned at 普卡 ×1, 500 taken back, 300 given, 100 redeemed
-    assert 'data-testid="points-balance">2700<' in html
+    assert 'data-testid="points-balance">2,700<' in html
     assert 'data-testid="points-level">普卡<' in html
     assert 'data-testid="expiring-30">0<' in html
     assert "共 5 条" in html
@@ -345,8 +345,8 @@ def test_the_points_tab_shows_expiring_points_and_level_history(
     rules.save()
     buy(zhang_member, "60000.00", occurred_at=timezone.now() - timedelta(days=10))  # 普卡 → 银卡
     html = _tab(client_for("张伟"), zhang_member, "points").content.decode()
-    assert 'data-testid="expiring-30">60000<' in html
-    assert 'data-testid="expiring-90">60000<' in html
+    assert 'data-testid="expiring-30">60,000<' in html
+    assert 'data-testid="expiring-90">60,000<' in html
     assert 'data-testid="points-level">银卡<' in html
     assert "消费升级" in html
 
@@ -358,7 +358,7 @@ def test_the_consumption_tab_shows_refunds_against_their_sale(
     room, refund = html.index("A-002"), html.index("R-002")
     dinner = html.index("A-001")
     assert room < refund < dinner  # newest sale first, its refund right under it
-    assert 'data-testid="net-consumption">2500.00<' in html
+    assert 'data-testid="net-consumption">2,500.00<' in html
     assert "共 2 笔消费" in html
 
 
