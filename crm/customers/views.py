@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar, cast
 
 from django.contrib import messages
@@ -105,7 +106,29 @@ IMPORT_CUSTOMERS = Button(
 )
 
 
-class LeadListView(ObjectListView):
+class HandedOverToMe:
+    """〖潜在客户跟踪〗 / 〖客户跟踪〗 for a leader: a quick filter of the records handed over to him, waiting for
+    his 【分配】 (shown while there are any; not on the weekly lists)."""
+
+    handed_over: ClassVar[str]
+    week: ClassVar[str]
+    request: HttpRequest
+    get_queryset: Callable[..., QuerySet]  # the list's own
+
+    def quick_filters(self) -> list[QuickFilter]:
+        me = self.request.user.pk
+        if self.week:
+            return []
+        waiting = self.get_queryset().filter(status=self.handed_over, owner=me).count()
+        if not waiting:
+            return []
+        return [
+            QuickFilter(_("全部"), {"status": "", "owner": ""}),
+            QuickFilter(_("移交给我、待重新分配"), {"status": self.handed_over, "owner": str(me)}, waiting),
+        ]
+
+
+class LeadListView(HandedOverToMe, ObjectListView):
     """〖潜在客户跟踪〗 and its weekly sub-lists: the leads in the user's data scope."""
 
     model = Lead
@@ -114,6 +137,7 @@ class LeadListView(ObjectListView):
     permission = "customers.view_lead"
     export_permission = "customers.export_lead"
     filter_form_class = LeadTrackingFilterForm
+    handed_over = LeadStatus.HANDED_OVER
     default_sort = "-created_at"
     detail_url_name = "customers:lead_detail"
     select_related = ("owner", "source", "intent")
@@ -138,7 +162,7 @@ class LeadListView(ObjectListView):
         return qs
 
 
-class CustomerListView(ObjectListView):
+class CustomerListView(HandedOverToMe, ObjectListView):
     """〖客户跟踪〗 and its weekly sub-lists: the formal customers in the user's data scope."""
 
     model = Customer
@@ -147,6 +171,7 @@ class CustomerListView(ObjectListView):
     permission = "customers.view_customer"
     export_permission = "customers.export_customer"
     filter_form_class = CustomerFilterForm
+    handed_over = CustomerStatus.HANDED_OVER
     default_sort = "-created_at"
     detail_url_name = "customers:customer_detail"
     select_related = ("owner", "source", "level")
@@ -170,17 +195,6 @@ class CustomerListView(ObjectListView):
         if self.week:
             qs = selectors.week_filter(qs, self.week)
         return qs
-
-    def quick_filters(self) -> list[QuickFilter]:
-        """For a leader: the customers handed over to them, waiting for their 【分配】 (while there are any)."""
-        me = self.request.user.pk
-        waiting = self.get_queryset().filter(status=CustomerStatus.HANDED_OVER, owner=me).count()
-        if not waiting:
-            return []
-        return [
-            QuickFilter(_("全部"), {"status": "", "owner": ""}),
-            QuickFilter(_("移交给我、待重新分配"), {"status": CustomerStatus.HANDED_OVER, "owner": str(me)}, waiting),
-        ]
 
 
 def _weekly(base: type[ObjectListView], week: str, prefix: str) -> type[ObjectListView]:

@@ -131,3 +131,16 @@ def test_the_owner_choice_offers_the_people_in_scope(client_for: Any, people: di
     assert owners("张伟") == {"张伟"}
     assert owners("李明") == {"李明", "张伟", "刘洋"}
     assert {"周丽", "杨帆", "张伟(销售二组)"} <= owners("王建国") and "陈静" not in owners("王建国")
+
+
+def test_a_leader_finds_the_leads_handed_over_to_him_too(client_for: Any, people: dict[str, Any]) -> None:
+    from crm.customers.models import Lead
+
+    lead = Lead.objects.create(
+        name="钱多多", mobile="13912345678", owner=people["张伟"], registered_by=people["张伟"], status="following"
+    )
+    services.hand_over(actor=people["张伟"], obj=lead, reason="")
+    li = client_for("李明")
+    waiting = li.get(reverse("customers:lead_list")).context["quick_filters"]()[1]
+    assert (str(waiting["label"]), waiting["count"]) == ("移交给我、待重新分配", 1)
+    assert li.get(reverse("customers:lead_week_new")).context["quick_filters"]() == []  # not on the weekly lists
