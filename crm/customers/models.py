@@ -160,6 +160,7 @@ class Lead(Party):
             models.Index(fields=["-created_at", "-id"], name="lead_created_idx"),
             models.Index(fields=["registered_by", "-created_at", "-id"], name="lead_registrar_idx"),
             models.Index(fields=["owner", "next_followup_on"], name="lead_next_idx"),
+            models.Index(fields=["owner"], name="lead_handed_over_idx", condition=Q(status="handed_over")),
             # equality (duplicates); a substring of digits uses the trigram index of 0002 on PostgreSQL
             models.Index(fields=["mobile"], name="lead_mobile_idx"),
             # Deleting a lead makes the database look for rows pointing at it (an index for the merged few).
