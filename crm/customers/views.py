@@ -75,7 +75,7 @@ def owner_shown(obj: Any) -> str:
 
 
 PARTY_COLUMNS = [
-    Column("name", gettext_lazy("姓名"), sort="name"),
+    Column("name", gettext_lazy("姓名"), sort="name_pinyin"),  # 李四 before 王五 before 张三
     Column("gender", gettext_lazy("性别"), accessor="get_gender_display"),
     Column("mobile", gettext_lazy("手机号"), mask="mobile"),
     Column("source", gettext_lazy("客户来源"), accessor="source.label"),

@@ -144,3 +144,16 @@ def test_a_leader_finds_the_leads_handed_over_to_him_too(client_for: Any, people
     waiting = li.get(reverse("customers:lead_list")).context["quick_filters"]()[1]
     assert (str(waiting["label"]), waiting["count"]) == ("移交给我、待重新分配", 1)
     assert li.get(reverse("customers:lead_week_new")).context["quick_filters"]() == []  # not on the weekly lists
+
+
+def test_names_sort_by_pinyin(client_for: Any, people: dict[str, Any]) -> None:
+    for name in ("张三", "王五", "李四", "阿明"):
+        c = _member(people["张伟"])
+        c.name = name
+        c.save()
+    zhang = client_for("张伟")
+    url = reverse("customers:customer_list")
+    names = [row["obj"].name for row in zhang.get(url, {"sort": "name"}).context["rows"]]
+    assert names == ["阿明", "李四", "王五", "张三"]
+    names = [row["obj"].name for row in zhang.get(url, {"sort": "-name"}).context["rows"]]
+    assert names == ["张三", "王五", "李四", "阿明"]
