@@ -127,6 +127,7 @@ CHANGE_LABELS = {
     "followups": gettext_lazy("跟踪记录"),
     "form_type": gettext_lazy("申请单类型"),
     "imported": gettext_lazy("导入"),
+    "items": gettext_lazy("字典项"),
     "key": gettext_lazy("密钥"),
     "level": gettext_lazy("等级"),
     "masked": gettext_lazy("脱敏"),
@@ -160,7 +161,7 @@ def readable_changes(entry: AuditLog) -> list[tuple[str, str]]:
     for name, value in (entry.changes or {}).items():
         field = _field(model, name)
         label = str(field.verbose_name) if field is not None else str(CHANGE_LABELS.get(name, name))
-        if isinstance(value, list) and len(value) == 2 and field is not None:
+        if isinstance(value, list) and len(value) == 2:  # [old, new]: how every change is written
             old, new = (_shown(field, v) for v in value)
             out.append((label, f"{old} → {new}"))
         else:
@@ -169,12 +170,14 @@ def readable_changes(entry: AuditLog) -> list[tuple[str, str]]:
 
 
 def _field(model: type[models.Model] | None, name: str) -> Any:
+    """The model's own field of that name (not a relation pointing at the model, like a dictionary's items)."""
     if model is None:
         return None
     try:
-        return model._meta.get_field(name)
+        field = model._meta.get_field(name)
     except FieldDoesNotExist:
         return None
+    return field if hasattr(field, "verbose_name") else None
 
 
 def _shown(field: Any, value: Any) -> str:

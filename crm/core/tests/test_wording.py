@@ -55,3 +55,37 @@ def test_field_refusals_read_as_plain_chinese(field: forms.Field, value: str, me
     with pytest.raises(forms.ValidationError) as refused:
         field.clean(value)
     assert refused.value.messages == [message]
+
+
+def test_every_audit_entry_reads_in_labels(client_for: Any, demo: Any) -> None:
+    """Entries of every kind open (a dictionary's items and a chain's steps are relations, not fields)."""
+    from crm.core.audit import readable_changes
+    from crm.core.models import AuditLog
+
+    admin = client_for("管理员")
+    source = DictType.objects.get(code="customer_source")
+    items = list(source.items.order_by("sort", "id"))
+    data = _dict_post(source.code, source.name, [(i.code, i.label) for i in items])
+    data.update({"items-INITIAL_FORMS": str(len(items)), **{f"items-{n}-id": i.pk for n, i in enumerate(items)}})
+    data.update({f"items-{n}-is_active": "on" for n in range(1, len(items))})  # the first one switched off
+    assert admin.post(reverse("core:dict_edit", args=[source.pk]), data).status_code == 302
+    entry = AuditLog.objects.filter(object_repr=str(source)).latest("id")
+    ((label, text),) = readable_changes(entry)
+    assert label == "字典项" and "(停用)" in text.split(" → ")[1]
+    for entry in AuditLog.objects.all():
+        assert admin.get(reverse("core:audit_detail", args=[entry.pk])).status_code == 200
+
+
+def test_a_chain_s_steps_read_as_before_and_after(demo: Any) -> None:
+    from django.contrib.contenttypes.models import ContentType
+
+    from crm.core.audit import readable_changes
+    from crm.core.models import AuditLog
+    from crm.workflow.models import Chain
+
+    entry = AuditLog.objects.create(
+        action="update",
+        content_type=ContentType.objects.get_for_model(Chain),
+        changes={"steps": [["1 经理复核"], ["1 经理复核", "2 总监审批"]]},
+    )
+    assert readable_changes(entry) == [("审批步骤", "1 经理复核 → 1 经理复核、2 总监审批")]
