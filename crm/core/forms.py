@@ -5,7 +5,7 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth import get_user_model
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -89,6 +89,45 @@ class DictTypeForm(forms.ModelForm):
     class Meta:
         model = DictType
         fields = ["code", "name", "description"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:  # the pages find a dictionary by its code: renamed, they would lose it
+            self.fields["code"].disabled = True
+            self.fields["code"].help_text = _("编码在创建后不能修改。")
+
+
+def _item_label(item: DictItem) -> str:
+    return str(item.label) if item.is_active else str(_("%(label)s(停用)") % {"label": item.label})
+
+
+def offer_active_items(form: forms.ModelForm) -> None:
+    """Dictionary choices of a record's form: the active items, and the ones the record already holds even if
+    switched off since (marked 停用), so that saving the record never drops them silently."""
+    instance = form.instance
+    for name, field in form.fields.items():
+        if not isinstance(field, forms.ModelChoiceField) or field.queryset is None:
+            continue
+        if field.queryset.model is not DictItem:
+            continue
+        held: list[Any] = []
+        if instance.pk is not None:
+            value = getattr(instance, name)
+            held = [item.pk for item in value.all()] if hasattr(value, "all") else [getattr(instance, f"{name}_id")]
+        field.queryset = field.queryset.filter(Q(is_active=True) | Q(pk__in=[pk for pk in held if pk]))
+        field.label_from_instance = _item_label  # type: ignore[method-assign,assignment]
+
+
+def all_items_choice(code: str, label: Any) -> forms.ModelChoiceField:
+    """A search condition on a dictionary column: every item of the dictionary, switched-off ones (marked 停用)
+    included, since old records still hold them."""
+    field = forms.ModelChoiceField(
+        label=label,
+        required=False,
+        queryset=DictItem.objects.filter(dict_type__code=code).order_by("-is_active", "sort", "id"),
+    )
+    field.label_from_instance = _item_label  # type: ignore[method-assign,assignment]
+    return field
 
 
 class RowsFormSet(forms.BaseInlineFormSet):

@@ -4,28 +4,48 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
+from django.db import router, transaction
+from django.db.models.deletion import Collector, ProtectedError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .audit import audit, audited
-from .models import ApiClient, AuditAction, DictType
+from .models import ApiClient, AuditAction, DictItem, DictType
 
 DICT_FIELDS = ("code", "name", "description")
 
 
+class DictItemInUse(ValueError):
+    """A dictionary item ticked for deletion that records still use: nothing is saved."""
+
+
 @transaction.atomic
 def dict_type_save(*, actor: Any, form: Any, items: Any, request: Any = None) -> DictType:
-    """Save a dictionary and its items (a bound ModelForm and inline formset, both valid)."""
+    """Save a dictionary and its items (a bound ModelForm and inline formset, both valid). An item records
+    still use is not deleted (``DictItemInUse``, nothing saved): it can be switched off instead."""
     before_items = _item_labels(form.instance) if form.instance.pk else []
     with audited(actor=actor, obj=form.instance, fields=DICT_FIELDS, request=request) as changes:
         dict_type = form.save()
         items.instance = dict_type
-        items.save()
+        try:
+            items.save()
+        except ProtectedError:
+            used = [f.instance.label for f in items.deleted_forms if _in_use(f.instance)]
+            raise DictItemInUse(
+                _("「%(items)s」已有记录在用,不能删除;如不再使用,请取消它的「启用」。") % {"items": "、".join(used)}
+            ) from None
         after_items = _item_labels(dict_type)
         if after_items != before_items:
             changes["items"] = [before_items, after_items]
     return dict_type
+
+
+def _in_use(item: DictItem) -> bool:
+    try:
+        Collector(using=router.db_for_write(DictItem)).collect([item])
+    except ProtectedError:
+        return True
+    return False
 
 
 def _item_labels(dict_type: DictType) -> list[str]:

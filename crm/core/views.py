@@ -119,7 +119,11 @@ class DictEditView(CrmView):
         items = DictItemFormSet(request.POST, instance=obj, prefix="items")
         if not (form.is_valid() and items.is_valid()):
             return self.show(form, items, status=422)
-        saved = services.dict_type_save(actor=request.user, form=form, items=items, request=request)
+        try:
+            saved = services.dict_type_save(actor=request.user, form=form, items=items, request=request)
+        except services.DictItemInUse as exc:
+            messages.error(request, str(exc))
+            return self.show(form, items, status=409)
         messages.success(request, _("数据字典「%(name)s」已保存。") % {"name": saved.name})
         if is_htmx(request):
             return self.show(DictTypeForm(instance=saved), DictItemFormSet(instance=saved, prefix="items"))
@@ -136,6 +140,8 @@ class DictEditView(CrmView):
             "form": form,
             "items": items,
             "obj": obj,
+            # once saved, the page is the dictionary's own: a second 【保存】 changes it, never makes another
+            "post_url": reverse("core:dict_edit", args=[obj.pk]) if obj.pk else self.request.path,
             "can_edit": self.request.user.has_perm("core.change_dicttype" if obj.pk else "core.add_dicttype"),
         }
         if obj.pk:

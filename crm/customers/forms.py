@@ -12,7 +12,14 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from crm.accounts.models import User
-from crm.core.forms import DateInput, ModelMultipleChoiceField, RowsFormSet, local_midnight
+from crm.core.forms import (
+    DateInput,
+    ModelMultipleChoiceField,
+    RowsFormSet,
+    all_items_choice,
+    local_midnight,
+    offer_active_items,
+)
 from crm.core.lists import ListFilterForm
 from crm.core.models import DictItem
 from crm.core.textsearch import digits_q, name_q, name_words
@@ -48,6 +55,7 @@ class PartyForm(forms.ModelForm):
 
     def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        offer_active_items(self)
         self.user = user
         self.duplicates: list[str] = []
         if "mobile" in self.fields:
@@ -206,6 +214,10 @@ class HobbyForm(forms.ModelForm):
         widgets = {"hobbies": forms.CheckboxSelectMultiple}
         field_classes = {"hobbies": ModelMultipleChoiceField}
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        offer_active_items(self)
+
 
 class PropertyForm(forms.ModelForm):
     def clean_area(self) -> Any:
@@ -274,6 +286,7 @@ class FollowUpForm(forms.ModelForm):
     def __init__(self, *args: Any, for_lead: bool = True, **kwargs: Any) -> None:
         kwargs.setdefault("initial", {"at": timezone.localtime().replace(second=0, microsecond=0)})
         super().__init__(*args, **kwargs)
+        offer_active_items(self)
         if not for_lead:
             del self.fields["intent"]
         self.fields["method"].required = True
@@ -330,10 +343,7 @@ class AssignForm(forms.Form):
 # ---------------------------------------------------------------------------------------------------
 
 
-def _dict_choice(code: str, label: Any) -> forms.ModelChoiceField:
-    return forms.ModelChoiceField(
-        label=label, required=False, queryset=DictItem.objects.filter(dict_type__code=code, is_active=True)
-    )
+_dict_choice = all_items_choice
 
 
 class PartyFilterForm(ListFilterForm):

@@ -37,7 +37,8 @@ def dict_fk(code: str, verbose_name: Any, **kw: Any) -> models.ForeignKey:
         on_delete=models.PROTECT,
         related_name="+",
         db_index=False,
-        limit_choices_to={"dict_type__code": code, "is_active": True},
+        # a switched-off item stays valid on the records holding it; forms offer active ones for new choices
+        limit_choices_to={"dict_type__code": code},
         **kw,
     )
 
@@ -209,7 +210,7 @@ class Customer(Party):
         verbose_name=_("兴趣爱好"),
         blank=True,
         related_name="+",
-        limit_choices_to={"dict_type__code": "hobby", "is_active": True},
+        limit_choices_to={"dict_type__code": "hobby"},
     )
     hobby_note = models.CharField(_("爱好说明"), max_length=500, blank=True)
     preferences = models.CharField(_("偏好"), max_length=500, blank=True)

@@ -89,3 +89,41 @@ def test_a_chain_s_steps_read_as_before_and_after(demo: Any) -> None:
         changes={"steps": [["1 经理复核"], ["1 经理复核", "2 总监审批"]]},
     )
     assert readable_changes(entry) == [("审批步骤", "1 经理复核 → 1 经理复核、2 总监审批")]
+
+
+def _existing(source: DictType) -> dict[str, Any]:
+    items = list(source.items.order_by("sort", "id"))
+    data = _dict_post("renamed", source.name, [(i.code, i.label) for i in items])
+    data.update({"items-INITIAL_FORMS": str(len(items)), **{f"items-{n}-id": i.pk for n, i in enumerate(items)}})
+    data.update({f"items-{n}-is_active": "on" for n in range(len(items))})
+    return data
+
+
+def test_an_item_in_use_is_not_deleted_but_said_and_the_code_stays(client_for: Any, people: dict[str, Any]) -> None:
+    from crm.customers.models import Lead
+
+    source = DictType.objects.get(code="customer_source")
+    used = source.items.order_by("sort", "id").first()
+    Lead.objects.create(
+        name="钱", mobile="13900000001", owner=people["张伟"], registered_by=people["张伟"], source=used
+    )
+    admin = client_for("管理员")
+    data = {**_existing(source), "items-0-DELETE": "on"}
+    r = admin.post(reverse("core:dict_edit", args=[source.pk]), data)
+    assert r.status_code == 409
+    assert f"「{used.label}」已有记录在用,不能删除;如不再使用,请取消它的「启用」。" in r.content.decode()
+    assert source.items.filter(pk=used.pk).exists()
+    del data["items-0-DELETE"]
+    assert admin.post(reverse("core:dict_edit", args=[source.pk]), data).status_code == 302
+    assert DictType.objects.get(pk=source.pk).code == "customer_source"  # the code is not changed once created
+
+
+def test_a_new_dictionary_once_saved_is_its_own_page(client_for: Any, demo: Any) -> None:
+    admin = client_for("管理员")
+    data = _dict_post("vip_kind", "贵宾类别", [("a", "甲")])
+    r = admin.post(reverse("core:dict_create"), data, HTTP_HX_REQUEST="true")
+    saved = DictType.objects.get(code="vip_kind")
+    page = r.content.decode()
+    assert f'hx-post="{reverse("core:dict_edit", args=[saved.pk])}"' in page and 'data-crm-title="贵宾类别"' in page
+    admin.post(reverse("core:dict_edit", args=[saved.pk]), {**data, "name": "贵宾类型"}, HTTP_HX_REQUEST="true")
+    assert DictType.objects.filter(code="vip_kind").count() == 1  # a second 【保存】 changed it, made no other

@@ -196,3 +196,28 @@ def test_the_customer_s_audit_reads_in_labels_with_its_ip(client_for: Any, peopl
     rows = page.split('data-testid="audit-changes"')[1]
     assert "<td>状态</td><td>正式客户 → 待重新分配</td>" in rows and "<td>负责人</td><td>张伟 → 李明</td>" in rows
     assert "handed_over" not in rows
+
+
+def test_a_switched_off_dictionary_item_stays_on_the_records_holding_it(
+    client_for: Any, people: dict[str, Any]
+) -> None:
+    source = DictItem.objects.get(dict_type__code="customer_source", label="转介绍")
+    customer = _member(people["张伟"])
+    Customer.objects.filter(pk=customer.pk).update(source=source)
+    DictItem.objects.filter(pk=source.pk).update(is_active=False)
+    zhang = client_for("张伟")
+    url = reverse("customers:customer_detail", args=[customer.pk])
+    form = zhang.get(url).context["basic_form"]
+    assert form.initial["source"] == source.pk and "转介绍(停用)" in str(form["source"])
+    data = {
+        f"basic-{k}": v for k, v in {"name": "孙总", "gender": "", "mobile": "13900002222", "source": source.pk}.items()
+    }
+    r = zhang.post(url, {"_action": "save", **data, "basic-company": "孙氏集团"})
+    assert r.status_code == 200, r.content.decode()[:500]
+    customer.refresh_from_db()
+    assert (customer.company, customer.source_id) == ("孙氏集团", source.pk)  # kept, not blanked
+    other = _member(people["张伟"])
+    new_form = zhang.get(reverse("customers:customer_detail", args=[other.pk])).context["basic_form"]
+    assert source.pk not in [item.pk for item in new_form.fields["source"].queryset]  # not offered anew
+    found = client_for("李明").get(reverse("customers:customer_list"), {"source": source.pk}).context["rows"]
+    assert [row["obj"].pk for row in found] == [customer.pk]  # old records are still found by it
