@@ -7,9 +7,10 @@ import re
 import uuid
 from dataclasses import dataclass
 from typing import Any, ClassVar
-from urllib.parse import quote
+from urllib.parse import quote, urlencode, urlsplit
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
@@ -97,6 +98,19 @@ class CrmView(LoginRequiredMixin, View):
                 raise PermissionDenied(_("您没有使用「%(title)s」的权限。") % {"title": self.title})
             raise PermissionDenied(_("您没有查看这一页的权限。"))
         return super().dispatch(request, *args, **kwargs)
+
+    def handle_no_permission(self) -> HttpResponse:
+        """Not logged in (any more: the password was reset, the account switched off, the session ended): to the
+        login page, saying why. A page of the tabbed workspace asks by htmx, so the whole window goes there
+        (``HX-Redirect``), and back to the page it was on afterwards; a plain 302 would load the login form,
+        unseen, into a tab."""
+        if not self.request.user.is_authenticated and is_htmx(self.request):
+            messages.info(self.request, _("您的登录已失效,请重新登录。"))
+            back = urlsplit(self.request.headers.get("HX-Current-URL", "")).path or reverse("core:home")
+            response = HttpResponse()
+            response["HX-Redirect"] = f"{reverse('accounts:login')}?{urlencode({'next': back})}"
+            return response
+        return super().handle_no_permission()
 
     def get_title(self) -> Any:
         return self.title

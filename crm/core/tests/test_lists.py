@@ -412,3 +412,12 @@ def test_home_panels_registry(rf, people: dict[str, User]) -> None:
     request.user = people["张伟"]
     html = panels.render(request)
     assert len(html) == 2 and "一" in html[0] and "二" in html[1]
+
+
+def test_a_tab_whose_session_ended_takes_the_window_to_the_login_page(client) -> None:
+    url = reverse("core:audit_list")
+    r = client.get(url, HTTP_HX_REQUEST="true", HTTP_HX_CURRENT_URL="http://testserver/CRM/system/audit/?q=1")
+    assert r.status_code == 200 and r["HX-Redirect"] == "/CRM/login/?next=%2FCRM%2Fsystem%2Faudit%2F"
+    page = client.get(r["HX-Redirect"]).content.decode()
+    assert "您的登录已失效,请重新登录。" in page
+    assert client.get(url).status_code == 302  # a whole page: the usual redirect
