@@ -99,7 +99,7 @@ class CrmView(LoginRequiredMixin, View):
             raise PermissionDenied(_("您没有查看这一页的权限。"))
         return super().dispatch(request, *args, **kwargs)
 
-    def handle_no_permission(self) -> HttpResponse:
+    def handle_no_permission(self) -> HttpResponse:  # type: ignore[override]  # an HX-Redirect is no 302
         """Not logged in (any more: the password was reset, the account switched off, the session ended): to the
         login page, saying why. A page of the tabbed workspace asks by htmx, so the whole window goes there
         (``HX-Redirect``), and back to the page it was on afterwards; a plain 302 would load the login form,

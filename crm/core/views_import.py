@@ -102,6 +102,7 @@ class ImportView(CrmView):
                 batch = self.importer.commit(actor=request.user, batch=batch, request=request)
             else:
                 n = self.importer.undo(actor=request.user, batch=batch, request=request)
+                batch.refresh_from_db()  # shown as it is now: 已撤销, no 【撤销】 any more
             messages.success(request, self.done_message(batch, action, None if action == ImportJob.COMMIT else n))
         except (ImportFileError, ImportRefused) as exc:
             messages.error(request, " ".join(str(m) for m in exc.messages))

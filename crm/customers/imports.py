@@ -113,6 +113,26 @@ class Checked:
     problems: list[dict[str, Any]] = field(default_factory=list)
 
 
+def _duplicates(
+    row: dict[str, Any],
+    line: int,
+    taken: dict[tuple[str, str], str],
+    seen: dict[tuple[str, str], int],
+    problems: list[str],
+) -> None:
+    """A mobile, ID or card number held by a record already (``taken``) or by an earlier row of the file."""
+    for key in ("mobile", "id_number", "card_no"):
+        value = row.get(key)
+        if not value:
+            continue
+        if (key, value) in taken:
+            problems.append(taken[(key, value)])
+        elif (key, value) in seen:
+            problems.append(_("%(field)s与第 %(line)d 行重复") % {"field": _LABELS[key](), "line": seen[(key, value)]})
+        else:
+            seen[(key, value)] = line
+
+
 class Checker:
     """Checks every row of a table for one importer: formats, dictionaries, owners, duplicates."""
 
@@ -128,6 +148,13 @@ class Checker:
         keys = {c.key for c in kind.columns}
         self.text_keys = [(k, limit) for k, limit in TEXT_LIMITS.items() if k in keys]
         self.dict_keys = [k for k in DICTS if k in keys]
+        self.example = {c.key: c.example for c in kind.columns if c.example}  # the template's example row
+
+    def _is_example(self, values: dict[str, Any]) -> bool:
+        """The template's example row left in the file: imported, it would be a customer nobody registered."""
+        if as_text(values.get("name")) != self.example.get("name"):
+            return False
+        return all(as_text(values.get(k)) == v for k, v in self.example.items())
 
     def check(self, table: Table, progress: Progress = no_progress) -> Checked:
         out = Checked()
@@ -140,18 +167,10 @@ class Checker:
         taken = _existing(self.kind, [r for _l, (r, _p) in rows], self.actor)
         seen: dict[tuple[str, str], int] = {}
         for (line, (row, problems)), (_line, values) in zip(rows, table.rows, strict=True):
-            for key in ("mobile", "id_number", "card_no"):
-                value = row.get(key)
-                if not value:
-                    continue
-                if (key, value) in taken:
-                    problems.append(taken[(key, value)])
-                elif (key, value) in seen:
-                    problems.append(
-                        _("%(field)s与第 %(line)d 行重复") % {"field": _LABELS[key](), "line": seen[(key, value)]}
-                    )
-                else:
-                    seen[(key, value)] = line
+            if self._is_example(values):
+                problems[:] = [_("这是模板中的示例行,请删除后再导入")]
+            else:
+                _duplicates(row, line, taken, seen, problems)
             if problems:  # the row as typed, for the file of the rows not imported (``problems_xlsx``)
                 name = as_text(row.get("name"))[:50]
                 out.problems.append(

@@ -261,10 +261,12 @@ def test_the_import_pages(client_for: Any, people: dict[str, Any]) -> None:
     assert li.post(url, {"_action": "undo", "batch": "99999999999999"}).status_code == 404
     r = li.post(url, {"_action": "undo", "batch": batch.pk})
     assert r.status_code == 200 and not Customer.objects.filter(name="王建华").exists()
+    page = r.content.decode()  # the batch as it is now
+    assert 'data-testid="import-status">已撤销<' in page and 'value="undo"' not in page
 
 
 @pytest.mark.parametrize("kind", ["customer", "lead"])
-def test_the_template_as_downloaded_previews_with_its_example_row_importable(
+def test_the_template_as_downloaded_previews_with_its_example_row_refused(
     kind: str, client_for: Any, people: dict[str, Any]
 ) -> None:
     li = client_for("李明")
@@ -273,9 +275,10 @@ def test_the_template_as_downloaded_previews_with_its_example_row_importable(
         reverse("customers:import", args=[kind]),
         {"_action": "preview", "file": SimpleUploadedFile("模板.xlsx", template)},
     )
-    assert r.status_code == 200 and "1 行可以导入,0 行有问题" in r.content.decode()
+    assert r.status_code == 200 and "0 行可以导入,1 行有问题" in r.content.decode()
     batch = ImportBatch.objects.get(filename="模板.xlsx", kind=kind)
-    assert (batch.total, batch.imported, batch.skipped) == (1, 1, 0), batch.problems
+    assert (batch.total, batch.imported, batch.skipped) == (1, 0, 1)
+    assert batch.problems[0]["problems"] == ["这是模板中的示例行,请删除后再导入"]  # not a customer nobody registered
 
 
 def test_the_rows_not_imported_download_as_typed_and_import_again_as_they_are(
