@@ -402,9 +402,16 @@ class PartyFilterForm(ListFilterForm):
 
 class LeadFilterForm(PartyFilterForm):
     intent = _dict_choice("intent_level", _("意向等级"))
-    status = forms.ChoiceField(label=_("状态"), required=False, choices=[("", _("全部")), *LeadStatus.choices])
+    status = forms.ChoiceField(
+        label=_("状态"),
+        required=False,
+        choices=[("", _("全部")), *((v, label) for v, label in LeadStatus.choices if v != LeadStatus.MERGED)],
+    )
 
     lookups = {**PartyFilterForm.lookups, "intent": "intent", "status": "status"}
+
+
+HIDDEN_LEADS = (LeadStatus.DRAFT, LeadStatus.MERGED)  # not listed in 〖潜在客户跟踪〗
 
 
 class LeadTrackingFilterForm(LeadFilterForm):
@@ -413,7 +420,7 @@ class LeadTrackingFilterForm(LeadFilterForm):
     status = forms.ChoiceField(
         label=_("状态"),
         required=False,
-        choices=[("", _("全部")), *((v, label) for v, label in LeadStatus.choices if v != LeadStatus.DRAFT)],
+        choices=[("", _("全部")), *((v, label) for v, label in LeadStatus.choices if v not in HIDDEN_LEADS)],
     )
 
 

@@ -110,7 +110,8 @@ def find_duplicates(
     out: list[Duplicate] = []
     rejected = Q(application__status=ApplicationStatus.REJECTED)  # a refused registration holds nothing
     if mobile:
-        leads = Lead.objects.filter(mobile=mobile).exclude(status=LeadStatus.CLOSED).exclude(rejected)
+        gone = (LeadStatus.CLOSED, LeadStatus.MERGED)
+        leads = Lead.objects.filter(mobile=mobile).exclude(status__in=gone).exclude(rejected)
         if exclude_lead:
             leads = leads.exclude(pk=exclude_lead)
         out += [

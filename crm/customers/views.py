@@ -25,6 +25,7 @@ from crm.workflow.views import TodoListView, status_text
 
 from . import selectors, services
 from .forms import (
+    HIDDEN_LEADS,
     AnniversaryFormSet,
     AssignForm,
     CloseForm,
@@ -156,7 +157,7 @@ class LeadListView(HandedOverToMe, ObjectListView):
     ]
 
     def get_queryset(self, action: str = "view") -> QuerySet:
-        qs = super().get_queryset(action).exclude(status=LeadStatus.DRAFT)
+        qs = super().get_queryset(action).exclude(status__in=HIDDEN_LEADS)
         if self.week:
             qs = selectors.week_filter(selectors.active_leads(qs), self.week)
         return qs
@@ -237,7 +238,8 @@ class LeadEntryListView(ObjectListView):
         return super().dispatch(request, *args, **kwargs)
 
     def get_queryset(self, action: str = "view") -> QuerySet:
-        return Lead.objects.filter(registered_by=self.request.user.pk).select_related(*self.select_related)
+        mine = Lead.objects.filter(registered_by=self.request.user.pk).exclude(status=LeadStatus.MERGED)
+        return mine.select_related(*self.select_related)
 
     def detail_url(self, obj: Any) -> str | None:
         # A lead submitted for assignment is the registrar's through its application (and its 流程信息).

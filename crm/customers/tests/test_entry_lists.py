@@ -157,3 +157,23 @@ def test_names_sort_by_pinyin(client_for: Any, people: dict[str, Any]) -> None:
     assert names == ["阿明", "李四", "王五", "张三"]
     names = [row["obj"].name for row in zhang.get(url, {"sort": "-name"}).context["rows"]]
     assert names == ["张三", "王五", "李四", "阿明"]
+
+
+def test_a_lead_merged_away_is_neither_listed_nor_a_duplicate(client_for: Any, people: dict[str, Any]) -> None:
+    from crm.customers.forms import LeadForm
+    from crm.customers.models import Lead
+
+    def lead() -> Lead:
+        zhang = people["张伟"]
+        return Lead.objects.create(
+            name="钱多多", mobile="13912345678", owner=zhang, registered_by=zhang, status="following"
+        )
+
+    keep, drop = lead(), lead()
+    services.merge(actor=people["管理员"], keep=keep, drop=drop)
+    zhang = client_for("张伟")
+    for name in ("customers:lead_list", "customers:lead_entry"):
+        assert [row["obj"].pk for row in zhang.get(reverse(name)).context["rows"]] == [keep.pk]
+        assert "merged" not in dict(zhang.get(reverse(name)).context["form"].fields["status"].choices)
+    form = LeadForm({"name": "钱多多", "mobile": "13912345678"}, instance=keep, user=people["张伟"])
+    assert form.is_valid(), form.errors  # its merged twin is not "another" record holding the number
