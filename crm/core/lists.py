@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q, QuerySet
 from django.utils import timezone
-from django.utils.formats import date_format
+from django.utils.formats import date_format, number_format
 from django.utils.html import conditional_escape
 from django.utils.translation import gettext as _
 
@@ -98,6 +98,8 @@ def display(value: Any) -> str:
         return date_format(timezone.localtime(value) if timezone.is_aware(value) else value, "Y-m-d H:i")
     if isinstance(value, date):
         return date_format(value, "Y-m-d")
+    if isinstance(value, Decimal | int):  # amounts and points as the staff write them: 150,000.00 and 231,210
+        return number_format(value, force_grouping=True)
     return str(value)
 
 
