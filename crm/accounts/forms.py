@@ -16,6 +16,7 @@ from crm.core.menu import menu
 from crm.core.scope import DataScope
 
 from .models import Department, Position, Role, User
+from .selectors import permission_label
 
 
 def choice_field(form: forms.BaseForm, name: str) -> forms.ModelChoiceField:
@@ -45,6 +46,14 @@ class PasswordChangeForm(DjangoPasswordChangeForm):
         self.fields["old_password"].label = _("原密码")
         self.fields["new_password1"].label = _("新密码")
         self.fields["new_password2"].label = _("确认新密码")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        new = data.get("new_password1")
+        # ``old_password`` is in the data only when it is the person's current password.
+        if new and new == data.get("old_password") and not self.has_error("new_password2"):
+            self.add_error("new_password1", _("新密码不能与原密码相同。"))
+        return data
 
 
 class UserFilterForm(ListFilterForm):
@@ -115,21 +124,6 @@ class PositionForm(forms.ModelForm):
     class Meta:
         model = Position
         fields = ["name", "sort"]
-
-
-VERBS = {"view": _("查看"), "add": _("新增"), "change": _("修改"), "delete": _("删除")}
-
-
-def permission_label(perm: Permission) -> str:
-    """A permission's name in the interface language (the stored name is fixed at migration time)."""
-    model = perm.content_type.model_class()
-    if model is None:
-        return perm.name
-    verb, _sep, rest = perm.codename.partition("_")
-    if verb in VERBS and rest == model._meta.model_name:
-        return _("%(verb)s%(model)s") % {"verb": VERBS[verb], "model": model._meta.verbose_name}
-    custom = dict(model._meta.permissions)
-    return str(custom.get(perm.codename, perm.name))
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from django.contrib.auth.models import Permission
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from crm.core.scope import DataScope, Grant
 
@@ -55,7 +58,9 @@ def grant_for_user(user: User) -> Grant:
 
 
 def same_name_users(full_name: str) -> list[User]:
-    return list(User.objects.filter(full_name=full_name, is_active=True).order_by("id"))
+    """The active people called ``full_name``, written with full-width or half-width spaces and brackets."""
+    names = {full_name, User.normalize_username(full_name)}
+    return list(User.objects.filter(full_name__in=names, is_active=True).order_by("id"))
 
 
 def department_tree() -> list[Department]:
@@ -68,3 +73,34 @@ def member_counts() -> dict[int, int]:
 
     rows = User.objects.filter(is_active=True).values("department").annotate(n=Count("id"))
     return {r["department"]: r["n"] for r in rows if r["department"] is not None}
+
+
+VERBS = {"view": _("查看"), "add": _("新增"), "change": _("修改"), "delete": _("删除")}
+
+
+def permission_label(perm: Permission) -> str:
+    """A permission's name in the interface language (the stored name is fixed at migration time)."""
+    model = perm.content_type.model_class()
+    if model is None:
+        return perm.name
+    verb, _sep, rest = perm.codename.partition("_")
+    if verb in VERBS and rest == model._meta.model_name:
+        return _("%(verb)s%(model)s") % {"verb": VERBS[verb], "model": model._meta.verbose_name}
+    custom = dict(model._meta.permissions)
+    return str(custom.get(perm.codename, perm.name))
+
+
+# What a person leaves unfinished, for the administrator who deactivates them. The apps built on accounts (the
+# approval engine, …) register their note here, since accounts may not import them.
+UnfinishedWork = Callable[[User], str | None]
+_unfinished_work: list[UnfinishedWork] = []
+
+
+def register_unfinished_work(note: UnfinishedWork) -> None:
+    if note not in _unfinished_work:
+        _unfinished_work.append(note)
+
+
+def unfinished_work(user: User) -> list[str]:
+    """The notes of every app about what ``user`` leaves undone (none when nothing is)."""
+    return [text for note in _unfinished_work if (text := note(user))]

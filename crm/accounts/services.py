@@ -23,10 +23,11 @@ from crm.core.models import AuditAction
 from crm.core.scope import ensure_in_scope
 
 from .models import Department, Position, Role, User
+from .selectors import permission_label
 
 USER_FIELDS = ("username", "full_name", "mobile", "department", "position", "roles", "is_active")
 DEPARTMENT_FIELDS = ("name", "parent", "manager", "sort")
-ROLE_FIELDS = ("name", "description", "data_scope", "permissions")
+ROLE_FIELDS = ("name", "description", "data_scope")  # permissions: see role_save
 
 
 def new_initial_password() -> str:
@@ -151,6 +152,14 @@ def department_save(
         parent = department.parent
         if parent is not None and department.pk is not None and f"/{department.pk}/" in parent.path:
             raise ValidationError({"parent": _("上级部门不能是本部门或其下级部门。")})
+        # The database's unique (parent, name) does not hold between top-level departments (NULL parents).
+        namesakes = Department.objects.filter(parent=parent, name=department.name).exclude(pk=department.pk)
+        if namesakes.exists():
+            if parent is None:
+                message = _("已有名为「%(name)s」的顶级部门,请换一个名称。")
+            else:
+                message = _("「%(parent)s」下已有名为「%(name)s」的部门,请换一个名称。")
+            raise ValidationError({"name": message % {"name": department.name, "parent": parent}})
         department.full_clean(exclude=["path"])
         department.save()
         new_path = f"{parent.path if parent else '/'}{department.pk}/"
@@ -190,15 +199,24 @@ def role_save(
     """Create or change a role. ``permissions`` are the role's permissions among ``offered`` (those the role page
     shows); the role keeps the others it holds, so saving the page never takes away a permission the page does
     not show. Without ``offered``, ``permissions`` is the role's whole set."""
-    with audited(actor=actor, obj=role, fields=ROLE_FIELDS, request=request):
+    with audited(actor=actor, obj=role, fields=ROLE_FIELDS, request=request) as extra:
         for name, value in data.items():
             setattr(role, name, value)
         role.full_clean()
         role.save()
         if permissions is not None:
-            kept = role.permissions.exclude(pk__in=[p.pk for p in offered]) if offered is not None else []
-            role.permissions.set([*kept, *permissions])
+            held = set(role.permissions.select_related("content_type"))
+            shown = {p.pk for p in offered} if offered is not None else {p.pk for p in held}
+            wanted = {p for p in held if p.pk not in shown} | set(permissions)
+            role.permissions.set(wanted)
+            if wanted != held:
+                # Only what changed, in the words of the role page: the whole list would hide it.
+                extra["permissions"] = [_permission_labels(held - wanted), _permission_labels(wanted - held)]
     return role
+
+
+def _permission_labels(permissions: Iterable[Permission]) -> list[str]:
+    return sorted(permission_label(p) for p in permissions)
 
 
 @transaction.atomic

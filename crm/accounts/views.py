@@ -64,7 +64,9 @@ class LoginView(View):
         next_url = request.POST.get("next", "")
         if not form.is_valid():
             return render(request, self.template, {"form": form, "next": next_url}, status=400)
-        name = form.cleaned_data["username"].strip()
+        # Login names are stored NFKC-normalised (a full-width space or bracket becomes half-width), and what
+        # the person types is read the same way.
+        name = User.normalize_username(form.cleaned_data["username"].strip())
         password = form.cleaned_data["password"]
         user = authenticate(request, username=name, password=password)
         if getattr(request, "axes_locked_out", False):
@@ -97,7 +99,7 @@ class LoginView(View):
             form.add_error(None, _("您的账号已停用,请联系系统管理员。"))
         else:
             form.add_error(None, _("姓名或密码不正确。连续输错 %(n)d 次将暂时锁定。") % {"n": _failure_limit()})
-            note = _ambiguity_note(name)
+            note = _ambiguity_note(form.cleaned_data["username"].strip())
             if note:
                 form.add_error("username", note)
         return render(request, self.template, {"form": form, "next": next_url}, status=401)
@@ -230,6 +232,7 @@ class UserEditView(CrmView):
         elif not request.user.has_perm("accounts.change_user"):
             return self.denied(_("您没有修改用户的权限。"))
         action = request.POST.get("_action", "save")
+        was_active = obj.is_active  # the bound form below changes ``obj``
         if obj.pk and action == "reset_password":
             return self.reset_password(obj)
         if obj.pk and action == "unlock":
@@ -249,6 +252,9 @@ class UserEditView(CrmView):
             else:
                 user = services.user_update(actor=request.user, user=obj, data=data, request=request)
                 messages.success(request, _("用户「%(name)s」已保存。") % {"name": user.full_name})
+                if was_active and not user.is_active:
+                    for note in selectors.unfinished_work(user):
+                        messages.warning(request, note)
         except ValidationError as exc:
             _attach_errors(form, exc)
             return self.show(form, status=422)
@@ -293,6 +299,7 @@ class UserEditView(CrmView):
         context = {
             "form": form,
             "obj": obj,
+            "post_url": reverse("accounts:user_edit", args=[obj.pk]) if obj.pk else self.request.path,
             "can_save": perms.has_perm("accounts.change_user" if obj.pk else "accounts.add_user"),
             "can_reset": bool(obj.pk) and perms.has_perm("accounts.reset_password"),
             "can_unlock": bool(obj.pk) and perms.has_perm("accounts.unlock_user"),
@@ -385,6 +392,7 @@ class SimpleEditView(CrmView, ABC):
         context = {
             "form": form,
             "obj": obj,
+            "post_url": reverse(self.edit_url_name, args=[obj.pk]) if obj.pk else self.request.path,
             "can_save": self.request.user.has_perm(self.change_perm if obj.pk else self.add_perm),
             **self.extra_context(form),
         }

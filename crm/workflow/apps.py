@@ -6,3 +6,10 @@ class WorkflowConfig(AppConfig):
     name = "crm.workflow"
     label = "workflow"
     verbose_name = _("审批流")
+
+    def ready(self) -> None:
+        from crm.accounts.selectors import register_unfinished_work
+
+        from .selectors import unfinished_approvals
+
+        register_unfinished_work(unfinished_approvals)

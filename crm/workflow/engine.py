@@ -33,7 +33,14 @@ from django.utils.translation import gettext_lazy
 from crm.core.audit import audit
 from crm.core.models import AuditAction
 
-from .approvers import above_the_top, assign_candidates, condition_holds, step_approvers, transfer_candidates
+from .approvers import (
+    above_the_top,
+    assign_candidates,
+    condition_holds,
+    managers_above,
+    step_approvers,
+    transfer_candidates,
+)
 from .errors import WorkflowError
 from .models import Application, Chain, Event, EventAction, Status, Task, TaskStatus
 from .registry import form_types
@@ -75,7 +82,8 @@ def _guard_task(app: Application, actor: Any) -> None:
 
 def _guard_withdraw(app: Application, actor: Any) -> None:
     _applicant_only(app, actor)
-    opened = _current_tasks(app).filter(opened_at__isnull=False).first()
+    # An approver who has left no longer holds the application: it can be withdrawn and submitted again.
+    opened = _current_tasks(app).filter(opened_at__isnull=False, approver__is_active=True).first()
     if opened is not None:
         raise WorkflowError(
             _("%(name)s 已于 %(at)s 打开该申请单,不能再撤销。")
@@ -118,6 +126,15 @@ def _close_step(app: Application) -> None:
     _current_tasks(app).filter(status=TaskStatus.PENDING).update(status=TaskStatus.CANCELLED, acted_at=timezone.now())
 
 
+def _skip_note(app: Application) -> str:
+    """Why a department step is skipped: the applicant is at the top of his line, or the managers above him
+    (who had the earlier steps) are, and the top one has nobody above."""
+    above = managers_above(app)
+    if not above:
+        return _("申请人之上已没有更高一级的负责人,本步跳过。")
+    return _("%(name)s之上已没有更高一级的负责人,本步跳过。") % {"name": above[-1].full_name}
+
+
 def _enter(app: Application, index: int, actor: Any) -> None:
     """Move to step ``index``: create its tasks, or finish when the chain is done."""
     if index >= len(app.steps):
@@ -137,7 +154,7 @@ def _enter(app: Application, index: int, actor: Any) -> None:
                 % {"n": index + 1, "name": step["name"]}
             )
         app.current_step = index
-        _event(app, None, EventAction.SKIP, opinion=_("申请人之上已没有更高一级的负责人,本步跳过。"))
+        _event(app, None, EventAction.SKIP, opinion=_skip_note(app))
         _enter(app, index + 1, actor)
         return
     app.status, app.current_step = Status.IN_PROGRESS, index

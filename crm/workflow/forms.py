@@ -105,8 +105,14 @@ class ChainStepForm(forms.ModelForm):
 
 
 class BaseChainStepFormSet(forms.BaseInlineFormSet):
-    def __init__(self, *args: Any, form_type: FormType, **kwargs: Any) -> None:
+    """The steps of one chain. Removing every step makes the form type's applications pass on 【提交】 with no
+    approval at all, so it is saved only when ``no_steps_confirmed`` (the administrator ticked 「确认不需要审批」
+    after being told); ``asks_no_steps`` then shows that box."""
+
+    def __init__(self, *args: Any, form_type: FormType, no_steps_confirmed: bool = False, **kwargs: Any) -> None:
         self.form_type = form_type
+        self.no_steps_confirmed = no_steps_confirmed
+        self.asks_no_steps = False
         super().__init__(*args, **kwargs)
 
     def get_form_kwargs(self, index: int | None) -> dict[str, Any]:
@@ -118,7 +124,20 @@ class BaseChainStepFormSet(forms.BaseInlineFormSet):
             (f.cleaned_data for f in self.forms if f.cleaned_data and not f.cleaned_data.get("DELETE")),
             key=lambda d: d.get("order") or 0,
         )
+        if not steps and self.initial_form_count() and not self.no_steps_confirmed:
+            self.asks_no_steps = True
+            raise forms.ValidationError(
+                _(
+                    "删除全部步骤后,「%(type)s」的申请单一提交即通过,不再经过任何审批。确需如此,请勾选「确认不需要审批」后再保存。"
+                )
+                % {"type": self.form_type.label}
+            )
         for previous, step in zip([None, *steps], steps, strict=False):
+            if previous is not None and previous.get("order") == step.get("order"):
+                raise forms.ValidationError(
+                    _("顺序不能重复:「%(a)s」和「%(b)s」的顺序都是 %(n)s。")
+                    % {"a": previous.get("name"), "b": step.get("name"), "n": step.get("order")}
+                )
             if step.get("approver_kind") == ApproverKind.ASSIGNED and not (previous and previous.get("assign_role")):
                 raise forms.ValidationError(
                     _("「%(name)s」由上一步分配,但上一步没有设置「分配给(角色)」。") % {"name": step.get("name")}

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.utils.translation import gettext as _
 
 from .models import Application, Event, Task, TaskStatus
 from .registry import form_types
@@ -24,6 +25,31 @@ def todo_groups(user: Any) -> list[tuple[str, Any, int]]:
     """(form type key, label, count) for each type with pending items, in registration order."""
     counts = todo_counts(user)
     return [(ft.key, ft.label, counts[ft.key]) for ft in form_types.all() if counts.get(ft.key)]
+
+
+def waiting_only_for(user: Any) -> int:
+    """How many applications wait for ``user`` alone: a pending task of theirs at a step that no other active
+    approver can finish (a 会签 step needs every approver)."""
+    others = Task.objects.filter(
+        application=OuterRef("application"),
+        round=OuterRef("round"),
+        step=OuterRef("step"),
+        status=TaskStatus.PENDING,
+        approver__is_active=True,
+    ).exclude(approver=user)
+    tasks = todo(user).select_related("application").annotate(shared=Exists(others))
+    return sum(1 for t in tasks if not t.shared or t.application.steps[t.step].get("all"))
+
+
+def unfinished_approvals(user: Any) -> str | None:
+    """For the administrator deactivating ``user``: the applications left waiting for them."""
+    n = waiting_only_for(user)
+    if not n:
+        return None
+    return _(
+        "「%(name)s」还有 %(n)d 张申请单在等其审批,停用后无人能处理:请通知这些申请单的申请人【撤销】后重新提交"
+        "(如其是部门负责人,请先为部门指定新的负责人)。"
+    ) % {"name": user.full_name, "n": n}
 
 
 def done(user: Any) -> QuerySet[Task]:

@@ -453,7 +453,13 @@ class ChainEditView(CrmView):
             messages.error(request, _("您没有修改流程配置的权限。"))
             return self.get(request, form_type)
         chain = Chain.objects.filter(form_type=ft.key).first() or Chain(form_type=ft.key)
-        steps = ChainStepFormSet(request.POST, instance=chain, prefix="steps", form_type=ft)
+        steps = ChainStepFormSet(
+            request.POST,
+            instance=chain,
+            prefix="steps",
+            form_type=ft,
+            no_steps_confirmed=request.POST.get("confirm_no_steps") == "on",
+        )
         if not steps.is_valid():
             return self.show(ft, steps, status=422)
         chain = services.chain_save(actor=request.user, form_type=ft, steps=steps, request=request)

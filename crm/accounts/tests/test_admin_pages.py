@@ -318,3 +318,69 @@ def test_a_permission_several_menu_nodes_need_has_one_box(client_for) -> None:
     r = admin.post(url, _role_data(rep, [pk for pk in _ticked(r) if pk != view_lead.pk]))
     assert r.status_code == 302
     assert "customers.view_lead" not in _codes(rep) and "customers.view_customer" in _codes(rep)
+
+
+@pytest.mark.parametrize(
+    ("create", "edit", "data", "model"),
+    [
+        ("accounts:user_create", "accounts:user_edit", {"full_name": "孔一", "is_active": "on"}, User),
+        ("accounts:department_create", "accounts:department_edit", {"name": "临时部门", "sort": 0}, Department),
+        ("accounts:position_create", "accounts:position_edit", {"name": "临时岗位", "sort": 0}, Position),
+    ],
+)
+def test_a_record_created_in_its_tab_becomes_that_records_page(client_for, create, edit, data, model) -> None:
+    admin = client_for("管理员")
+    if model is User:
+        data = {**data, "department": Department.objects.get(name="市场部").pk}
+    r = admin.post(reverse(create), data, HTTP_HX_REQUEST="true")
+    assert r.status_code == 200
+    saved = model.objects.latest("pk")
+    url = reverse(edit, args=[saved.pk])
+    body = r.content.decode()
+    # the form now posts to the record, and the tab takes the record's address and title
+    assert f'hx-post="{url}"' in body and reverse(create) not in body
+    assert f'data-crm-url="{url}"' in body and f'data-crm-title="{saved}"' in body
+    count = model.objects.count()
+    if model is User:
+        data = {**data, "username": saved.username, "mobile": "13912345678"}
+    r = admin.post(url, data, HTTP_HX_REQUEST="true")
+    assert r.status_code == 200 and model.objects.count() == count
+    if model is User:
+        saved.refresh_from_db()
+        assert saved.mobile == "13912345678"
+
+
+def test_reset_password_and_delete_department_ask_first(client_for) -> None:
+    admin = client_for("管理员")
+    yang = User.objects.get(username="杨帆")
+    body = admin.get(reverse("accounts:user_edit", args=[yang.pk])).content.decode()
+    assert 'value="reset_password" data-confirm="重置后「杨帆」的密码将改为初始密码' in body
+    empty = Department.objects.create(name="临时组", parent=Department.objects.get(name="销售部"))
+    body = admin.get(reverse("accounts:department_edit", args=[empty.pk])).content.decode()
+    assert 'value="delete" data-confirm="删除「临时组」?删除后不能恢复。"' in body
+
+
+def test_two_top_level_departments_may_not_share_a_name(client_for) -> None:
+    admin = client_for("管理员")
+    top = Department.objects.filter(parent=None).first()
+    assert top is not None
+    r = admin.post(reverse("accounts:department_create"), {"name": top.name, "sort": 0})
+    assert r.status_code == 422
+    assert f"已有名为「{top.name}」的顶级部门,请换一个名称。" in r.content.decode()
+    assert r.context["form"]["name"].value() == top.name
+    assert Department.objects.filter(name=top.name).count() == 1
+    # saving the department itself is no clash
+    r = admin.post(reverse("accounts:department_edit", args=[top.pk]), {"name": top.name, "sort": 1})
+    assert r.status_code == 302
+
+
+def test_role_changes_are_audited_by_the_labels_of_the_role_page(client_for) -> None:
+    admin = client_for("管理员")
+    rep = Role.objects.get(name="业务员")
+    url = reverse("accounts:role_edit", args=[rep.pk])
+    adjust = Permission.objects.get(codename="add_pointsadjustment")
+    view_user = Permission.objects.get(codename="view_user", content_type__app_label="accounts")
+    ticked = [pk for pk in _ticked(admin.get(url)) if pk != adjust.pk]
+    admin.post(url, _role_data(rep, [*ticked, view_user.pk]))
+    entry = AuditLog.objects.filter(action=AuditAction.UPDATE, object_id=str(rep.pk)).latest("id")
+    assert entry.changes == {"permissions": [["新增积分调整"], ["查看用户"]]}  # what was taken away, what was given

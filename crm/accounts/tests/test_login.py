@@ -10,7 +10,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from crm.accounts.models import User
+from crm.accounts.models import Department, User
 from crm.core.models import AuditAction, AuditLog
 
 pytestmark = pytest.mark.django_db
@@ -221,3 +221,28 @@ def test_background_polling_does_not_keep_a_session_alive(client_for, settings) 
     assert c.session["crm_last_activity"] == stamp
     assert c.get("/CRM/").status_code == 200
     assert c.session["crm_last_activity"] > stamp
+
+
+def test_full_width_spaces_and_brackets_are_read_as_the_stored_login_name(client: Client, demo: object) -> None:
+    dept = Department.objects.get(name="市场部")
+    user = User(username="王　五", full_name="王　五", department=dept)
+    user.full_clean(exclude=["password"])  # Django stores the login name NFKC-normalised: "王 五"
+    user.set_password(NEW)
+    user.save()
+    assert user.username == "王 五"
+    assert login(Client(), "王　五", NEW).status_code == 302
+    assert login(Client(), "张伟（销售二组）").status_code == 302
+    # a wrong password still names the namesakes, whichever way the name was typed
+    twin = User(username="王 五(市场部)", full_name="王 五", department=dept)
+    twin.set_password(NEW)
+    twin.save()
+    body = login(client, "王　五", "wrong-password").content.decode()
+    assert "2 位名叫「王　五」" in body and "「王 五(市场部)」" in body
+
+
+def test_new_password_may_not_be_the_current_one(client_for) -> None:
+    c = client_for("孙强")
+    r = change_password(c, old="Club-2026-test", new="Club-2026-test")
+    assert r.status_code == 422 and "新密码不能与原密码相同。" in r.content.decode()
+    assert User.objects.get(username="孙强").check_password("Club-2026-test")
+    assert change_password(c, old="Club-2026-test").status_code == 302

@@ -450,12 +450,13 @@ def test_rep_manager_and_director_each_get_their_own_application_approved(org) -
     assert pending(app) == [("王建国", "总监审批")]
     app = transition(app, "approve", actor=wang)
     assert app.status == Status.APPROVED and skips(app) == []
-    # a manager's: the manager above him; the line ends there, so 总监审批 is skipped with a note
+    # a manager's: the manager above him; the line ends there, so 总监审批 is skipped with a note that names
+    # the top of the line (the applicant himself does have a manager above him)
     app = transition(new_app(li), "submit", actor=li)
     assert pending(app) == [("王建国", "经理复核")] and skips(app) == []
     app = transition(app, "approve", actor=wang, opinion="同意")
     assert app.status == Status.APPROVED and instance(app).effects == 1
-    assert skips(app) == [("总监审批", None, SKIP_NOTE)]
+    assert skips(app) == [("总监审批", None, "王建国之上已没有更高一级的负责人,本步跳过。")]
     assert actions(app) == ["create", "submit", "approve", "skip", "finish"]
     # the director's own: nobody above him, both steps skipped, approved at submit
     app = transition(new_app(wang), "submit", actor=wang)

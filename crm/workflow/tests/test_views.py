@@ -404,3 +404,75 @@ def test_no_transfer_without_a_colleague(client_for, org) -> None:
     assert 'value="transfer"' not in page and "流转给" not in page
     page = client_for("张伟").get(reverse("workflow:detail", args=[new_app(org["张伟"]).pk])).content.decode()
     assert 'value="transfer"' in page and "刘洋" in page
+
+
+def _chain_data(chain: Chain, **changes: dict[str, str]) -> dict[str, object]:
+    """The chain page as posted back, with ``changes`` to its steps (by index)."""
+    steps = list(chain.steps.all())
+    data: dict[str, object] = {
+        "steps-TOTAL_FORMS": str(len(steps) + 1),
+        "steps-INITIAL_FORMS": str(len(steps)),
+        "steps-MIN_NUM_FORMS": "0",
+        "steps-MAX_NUM_FORMS": "20",
+        f"steps-{len(steps)}-order": "0",  # the empty form for a new step, as the page shows it
+    }
+    for i, s in enumerate(steps):
+        fields = {"id": s.pk, "chain": chain.pk, "order": s.order, "name": s.name, "approver_kind": s.approver_kind}
+        data.update({f"steps-{i}-{k}": v for k, v in fields.items()})
+    for key, step in changes.items():
+        data.update({f"steps-{key.lstrip('s')}-{k}": v for k, v in step.items()})
+    return data
+
+
+def test_removing_every_step_needs_a_confirmation(client_for, manager_director_chain) -> None:
+    admin = client_for("管理员")
+    url = reverse("workflow:chain_edit", args=["test_request"])
+    none_left = _chain_data(manager_director_chain, s0={"DELETE": "on"}, s1={"DELETE": "on"})
+    r = admin.post(url, none_left)
+    body = r.content.decode()
+    assert r.status_code == 422 and "删除全部步骤后,「测试申请」的申请单一提交即通过" in body
+    assert 'name="confirm_no_steps"' in body and manager_director_chain.steps.count() == 2
+    r = admin.post(url, {**none_left, "confirm_no_steps": "on"})
+    assert r.status_code == 302 and manager_director_chain.steps.count() == 0
+
+
+def test_two_steps_may_not_share_an_order(client_for, manager_director_chain, org) -> None:
+    admin = client_for("管理员")
+    url = reverse("workflow:chain_edit", args=["test_request"])
+    extra = {"order": "1", "name": "财务复核", "approver_kind": "user", "user": str(org["赵志刚"].pk)}
+    r = admin.post(url, _chain_data(manager_director_chain, s2=extra))
+    assert r.status_code == 422
+    assert "顺序不能重复:「第2步」和「财务复核」的顺序都是 1。" in r.content.decode()
+    assert manager_director_chain.steps.count() == 2
+    r = admin.post(url, _chain_data(manager_director_chain, s2={**extra, "order": "2"}))
+    assert r.status_code == 302 and manager_director_chain.steps.count() == 3
+
+
+def test_deactivating_an_approver_says_what_waits_for_him(client_for, manager_director_chain, org) -> None:
+    zhang, li = client_for("张伟"), client_for("李明")
+    apps = [new_app(org["张伟"], subject=s) for s in ("甲", "乙")]
+    for app in apps:
+        post(zhang, app, "submit", subject=app.title, amount=100)
+    li.get(reverse("workflow:detail", args=[apps[0].pk]))  # opened: withdrawing needs him gone
+    admin = client_for("管理员")
+    ming = org["李明"]
+    data = {"full_name": ming.full_name, "username": ming.username, "department": ming.department_id}
+    r = admin.post(reverse("accounts:user_edit", args=[ming.pk]), data, HTTP_HX_REQUEST="true")
+    assert "「李明」还有 2 张申请单在等其审批,停用后无人能处理" in r.content.decode()
+    # his opened application can now be withdrawn and submitted again
+    r = post(zhang, apps[0], "withdraw")
+    assert r.status_code == 302 and Application.objects.get(pk=apps[0].pk).status == Status.DRAFT
+    # saving him again (already inactive) says nothing more
+    r = admin.post(reverse("accounts:user_edit", args=[ming.pk]), data, HTTP_HX_REQUEST="true")
+    assert "在等其审批" not in r.content.decode()
+
+
+def test_a_step_someone_else_can_finish_is_not_left_waiting(org) -> None:
+    from crm.workflow.engine import transition
+    from crm.workflow.selectors import unfinished_approvals
+
+    make_chain({"approver_kind": ApproverKind.ROLE, "role": role("销售经理")})
+    holders = list(role("销售经理").users.filter(is_active=True))
+    assert len(holders) >= 2
+    transition(new_app(org["张伟"]), "submit", actor=org["张伟"])
+    assert unfinished_approvals(holders[0]) is None
