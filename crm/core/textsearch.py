@@ -15,12 +15,15 @@ import re
 from functools import lru_cache
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.models import Q
 from django.db.models.expressions import RawSQL
+from django.utils.translation import gettext as _
 from pypinyin import Style, lazy_pinyin
 
 _NON_WORD = re.compile(r"[\s·•.\-_]+")
+_PUNCTUATION = re.compile(r"[\W_]+")  # every non-word character: what a name search also tries without
 
 
 @lru_cache(maxsize=65536)
@@ -66,6 +69,27 @@ def _tokens_q(table: str, tokens: list[str]) -> Q:
     return Q(pk__in=RawSQL(sql, (expression,)))  # noqa: S611 - the table is ours, the terms are bound
 
 
+_WIDE_DIGITS = str.maketrans("０１２３４５６７８９＋（）－", "0123456789+()-")
+
+
+def search_name(typed: str) -> str:
+    """A name condition as typed; refused (a sentence) when it holds nothing to look for, only punctuation."""
+    if typed.strip() and not _PUNCTUATION.sub("", typed):
+        raise ValidationError(_("请输入姓名中的字或拼音。"))
+    return typed
+
+
+def search_mobile(typed: str) -> str:
+    """A mobile condition as pasted from a card or a phone: full-width digits, spaces, dashes, brackets and a
+    leading +86 aside; refused unless 4 to 11 digits are left."""
+    value = re.sub(r"[\s\-()]", "", (typed or "").translate(_WIDE_DIGITS))
+    if value.startswith("+86"):
+        value = value[3:]
+    if value and (not value.isdigit() or not 4 <= len(value) <= 11):
+        raise ValidationError(_("请输入手机号中连续的至少 4 位数字。"))
+    return value
+
+
 def name_words(typed: str) -> str:
     """What a name search looks for in ``typed``: the characters without spaces, dots and dashes ("" for none)."""
     return _NON_WORD.sub("", (typed or "").replace('"', ""))
@@ -73,11 +97,18 @@ def name_words(typed: str) -> str:
 
 def name_q(term: str, model: Any = None) -> Q:
     """Records whose name matches ``term``: letters match the pinyin (initials or full) from the start,
-    1–2 characters match a stored gram, longer text matches anywhere in the name."""
+    1–2 characters match a stored gram, longer text matches anywhere in the name. Typed with punctuation that
+    the name may not hold (王晓明!), it is also looked for without it."""
     typed = (term or "").replace('"', "").strip()
-    term = name_words(typed)
-    if not term:
+    words = name_words(typed)
+    plain = _PUNCTUATION.sub("", typed)
+    if not words:
         return Q()
+    q = _name_q(words, typed, model)
+    return q | _name_q(plain, plain, model) if plain and plain != words else q
+
+
+def _name_q(term: str, typed: str, model: Any) -> Q:
     if term.isascii() and term.isalpha():
         t = term.lower()
         return Q(name_initials__startswith=t) | Q(name_pinyin__startswith=t)

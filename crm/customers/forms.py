@@ -6,7 +6,7 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
@@ -22,12 +22,12 @@ from crm.core.forms import (
 )
 from crm.core.lists import ListFilterForm
 from crm.core.models import DictItem
-from crm.core.textsearch import digits_q, name_q, name_words
+from crm.core.textsearch import digits_q, name_q, search_mobile, search_name
 from crm.core.validators import normalize_mobile, validate_id_number, validate_mobile
 from crm.workflow.forms import TaskFilterForm
 
 from .models import Anniversary, Customer, CustomerStatus, FamilyMember, FollowUp, Lead, LeadStatus, Property, Vehicle
-from .selectors import find_duplicates, leads_to_convert
+from .selectors import card_q, find_duplicates, leads_to_convert
 
 DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
 EARLIEST = date(1900, 1, 1)  # no date a person's record holds is earlier: an earlier one is a typing mistake
@@ -373,19 +373,17 @@ class PartyFilterForm(ListFilterForm):
         owner.queryset = User.objects.for_user(user).filter(is_active=True).order_by("department__path", "id")
 
     def clean_q(self) -> str:
-        value = self.cleaned_data.get("q") or ""
-        if value.strip() and not name_words(value):
-            raise forms.ValidationError(_("请输入姓名中的字或拼音。"))
-        return value
+        return search_name(self.cleaned_data.get("q") or "")
 
     def clean_mobile(self) -> str:
-        """Digits as pasted from a card or a phone: spaces, dashes and a leading +86 aside."""
-        value = re.sub(r"[\s\-()]", "", (self.cleaned_data.get("mobile") or "").translate(DIGITS))
-        if value.startswith("+86"):
-            value = value[3:]
-        if value and (not value.isdigit() or len(value) < 4 or len(value) > 11):
-            raise forms.ValidationError(_("请输入手机号中连续的至少 4 位数字。"))
-        return value
+        return search_mobile(self.cleaned_data.get("mobile") or "")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        start, end = data.get("created_from"), data.get("created_to")
+        if start and end and start > end:
+            self.add_error("created_to", _("结束日期不能早于开始日期。"))
+        return data
 
     def filter_q(self, qs: QuerySet, value: str) -> QuerySet:
         return qs.filter(name_q(value, qs.model))
@@ -446,9 +444,4 @@ class CustomerFilterForm(PartyFilterForm):
     lookups = {**PartyFilterForm.lookups, "level": "level", "status": "status"}
 
     def filter_card_no(self, qs: QuerySet, value: str) -> QuerySet:
-        """By card number, or the start of one; a card of a record merged away finds the record kept."""
-        card = value.upper()
-        found = Q(card_no=card) | Q(card_no__startswith=card)
-        merged = Customer.objects.filter(status=CustomerStatus.MERGED, card_no=card)  # by the card's index, first:
-        kept = [pk for pk in merged.values_list("merged_into", flat=True) if pk]  # an OR with a subquery scans
-        return qs.filter(found | Q(pk__in=kept) if kept else found)
+        return qs.filter(card_q(value))

@@ -199,3 +199,12 @@ def leads_to_convert(user: Any, *, registration: Customer | None = None) -> Quer
     if registration is not None and registration.pk is not None:
         others = others.exclude(pk=registration.pk)
     return Lead.objects.filter(owner=user, status=LeadStatus.FOLLOWING).exclude(pk__in=others.values("lead"))
+
+
+def card_q(value: str) -> Q:
+    """Customers by card number, or the start of one; the card of a record merged away finds the record kept."""
+    card = value.strip().upper()
+    found = Q(card_no=card) | Q(card_no__startswith=card)
+    merged = Customer.objects.filter(status=CustomerStatus.MERGED, card_no=card)  # by the card's index, first:
+    kept = [pk for pk in merged.values_list("merged_into", flat=True) if pk]  # an OR with a subquery scans
+    return found | Q(pk__in=kept) if kept else found

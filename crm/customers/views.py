@@ -390,8 +390,9 @@ class PartyDetailView(CrmView):
         except Http404:
             return None
 
-    def invalid(self, obj: Any, tab: str, **forms: Any) -> HttpResponse:
-        messages.error(self.request, _("请按提示修改后再保存。"))
+    def invalid(self, obj: Any, tab: str, *, say: str = "", **forms: Any) -> HttpResponse:
+        """A form refused: its messages beside its fields, and one sentence on top (``say``, or 修改后再保存)."""
+        messages.error(self.request, say or _("请按提示修改后再保存。"))
         return self.show(obj, tab=tab, status=422, **forms)
 
     # -- shared actions ----------------------------------------------------------------------------
@@ -415,8 +416,8 @@ class PartyDetailView(CrmView):
 
     def do_assign(self, obj: Any) -> Any:
         form = AssignForm(self.request.POST, prefix="as", people=selectors.assignable_people(self.request.user))
-        if not form.is_valid():
-            return self.invalid(obj, "", assign_form=form)
+        if not form.is_valid():  # an action, not a save: its own refusal on top
+            return self.invalid(obj, "", say=" ".join(map(str, form.errors.get("to", []))), assign_form=form)
         obj = services.reassign(
             actor=self.request.user,
             obj=obj,
@@ -513,7 +514,7 @@ class LeadDetailView(PartyDetailView):
     def do_close(self, obj: Lead) -> Any:
         form = CloseForm(self.request.POST, prefix="cl")
         if not form.is_valid():
-            return self.invalid(obj, "", close_form=form)
+            return self.invalid(obj, "", say=" ".join(map(str, form.errors.get("reason", []))), close_form=form)
         services.lead_close(
             actor=self.request.user, lead=obj, reason=form.cleaned_data["reason"], note=form.cleaned_data["note"]
         )

@@ -20,12 +20,12 @@ from django.utils.translation import pgettext_lazy
 from crm.accounts.models import User
 from crm.core.forms import DateInput, local_midnight
 from crm.core.lists import ListFilterForm
-from crm.core.textsearch import digits_q, name_q
+from crm.core.textsearch import digits_q, name_q, search_mobile, search_name
 from crm.customers.models import Customer
+from crm.customers.selectors import card_q
 
 from .models import Category, ConsumptionSource, EntryKind
 
-DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
 MAX_AMOUNT = Decimal("100000000")
 MAX_POINTS = 10**12
 
@@ -43,7 +43,7 @@ class MemberFilterForm(ListFilterForm):
 
     q = forms.CharField(label=_("客户姓名/拼音"), required=False, max_length=30)
     card_no = forms.CharField(label=_("会员卡号"), required=False, max_length=30)
-    mobile = forms.CharField(label=_("手机号"), required=False, max_length=11)
+    mobile = forms.CharField(label=_("手机号"), required=False, max_length=20)
     owner = forms.ModelChoiceField(
         label=pgettext_lazy("record owner", "负责人"), queryset=User.objects.none(), required=False
     )
@@ -56,11 +56,16 @@ class MemberFilterForm(ListFilterForm):
         assert isinstance(owner, forms.ModelChoiceField)
         owner.queryset = User.objects.filter(is_active=True).order_by("department__path", "id")
 
+    def limit_to(self, user: Any) -> None:
+        owner = self.fields["owner"]
+        assert isinstance(owner, forms.ModelChoiceField)
+        owner.queryset = User.objects.for_user(user).filter(is_active=True).order_by("department__path", "id")
+
+    def clean_q(self) -> str:
+        return search_name(self.cleaned_data.get("q") or "")
+
     def clean_mobile(self) -> str:
-        value = (self.cleaned_data.get("mobile") or "").translate(DIGITS).strip()
-        if value and (not value.isdigit() or len(value) < 4):
-            raise forms.ValidationError(_("请输入手机号中连续的至少 4 位数字。"))
-        return value
+        return search_mobile(self.cleaned_data.get("mobile") or "")
 
     def clean_card_no(self) -> str:
         return (self.cleaned_data.get("card_no") or "").strip().upper()
@@ -82,7 +87,7 @@ class MemberFilterForm(ListFilterForm):
         return self._customers(qs, digits_q(value, Customer))
 
     def filter_card_no(self, qs: QuerySet, value: str) -> QuerySet:
-        return self._customers(qs, Q(card_no=value) | Q(card_no__startswith=value))
+        return self._customers(qs, card_q(value))
 
     def filter_owner(self, qs: QuerySet, value: Any) -> QuerySet:
         return qs.filter(**{f"{self.customer_path}__owner": value})

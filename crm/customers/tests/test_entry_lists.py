@@ -95,6 +95,10 @@ def test_searches_take_what_is_pasted_and_refuse_what_finds_nothing(client_for: 
         return [row["obj"].pk for row in zhang.get(url, query).context["rows"]]
 
     assert found(q="王 晓明") == [wang.pk]
+    assert found(q="王晓明!") == [wang.pk]
+    assert found(mobile="（138）0013 8011") == [wang.pk]
+    r = zhang.get(url, {"created_from": "2026-12-31", "created_to": "2026-01-01"})
+    assert "结束日期不能早于开始日期。" in r.content.decode()
     assert found(mobile="0013 8011") == [wang.pk]
     assert found(mobile="+86 138-0013-8011") == [wang.pk]
     r = zhang.get(url, {"q": "_"})
@@ -177,3 +181,13 @@ def test_a_lead_merged_away_is_neither_listed_nor_a_duplicate(client_for: Any, p
         assert "merged" not in dict(zhang.get(reverse(name)).context["form"].fields["status"].choices)
     form = LeadForm({"name": "钱多多", "mobile": "13912345678"}, instance=keep, user=people["张伟"])
     assert form.is_valid(), form.errors  # its merged twin is not "another" record holding the number
+
+
+def test_an_assignment_without_anyone_says_so_not_save(client_for: Any, people: dict[str, Any]) -> None:
+    customer = _member(people["张伟"])
+    services.hand_over(actor=people["张伟"], obj=customer, reason="")
+    r = client_for("李明").post(
+        reverse("customers:customer_detail", args=[customer.pk]), {"_action": "assign", "as-to": ""}
+    )
+    page = r.content.decode()
+    assert r.status_code == 422 and "请选择分配给谁。" in page and "再保存" not in page

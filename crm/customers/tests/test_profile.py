@@ -154,7 +154,7 @@ def test_a_lead_waits_for_its_open_registration(client_for: Any, people: dict[st
     data = {"_action": "submit", "name": "钱多多", "gender": "M", "mobile": "13912345678", "lead": lead.pk}
     assert zhang.post(create, {**data, "confirm_duplicate": "on"}).status_code == 302
     page = zhang.get(lead_url).content.decode()
-    assert "已转客户,客户登记「审批中」;登记处理完之前,不能再转客户、关闭或移交。" in page
+    assert "已有一张由它转来的客户登记「审批中」;登记处理完之前,不能再转客户、关闭或移交。" in page
     assert 'value="close"' not in page and 'value="handover"' not in page and "?source=lead" not in page
     again = zhang.post(create, {**data, "confirm_duplicate": "on"})  # a second registration from a stale page
     assert again.status_code == 422

@@ -492,3 +492,22 @@ def test_what_came_through_the_pos_says_so_as_its_recorder(client_for: Any, peop
 
     assert column("loyalty:consumption_list", "operator") == ["收银系统"]
     assert column("loyalty:entry_list", "created_by") == ["收银系统"]
+
+
+def test_the_member_searches_take_what_is_pasted_and_merged_cards(client_for: Any, people: dict[str, Any]) -> None:
+    member = make_member(people["张伟"], name="王晓明", mobile="13800138011", card_no="JSH2026000001")
+    gone = make_member(people["张伟"], name="王晓明", mobile="13800138011", card_no="JSH2026000003")
+    services.consumption_record(customer=member, amount=100, category="dining", source="manual")
+    Customer.objects.filter(pk=gone.pk).update(status=CustomerStatus.MERGED, merged_into=member)
+    admin = client_for("管理员")
+    url = reverse("loyalty:consumption_list")
+
+    def found(**query: str) -> int:
+        return len(admin.get(url, query).context["rows"])
+
+    assert found(card_no="jsh2026000003") == 1  # the card merged away finds the member kept
+    assert found(mobile="+86 138-0013-8011") == 1
+    assert found(mobile="（138）0013 8011") == 1
+    assert found(q="王晓明!") == 1
+    r = admin.get(url, {"q": "!!!"})
+    assert "请输入姓名中的字或拼音。" in r.content.decode()
