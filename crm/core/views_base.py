@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 from urllib.parse import quote, urlencode, urlsplit
 
+from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
@@ -262,7 +263,7 @@ class ObjectListView(CrmView):
             actor=self.request.user,
             action=AuditAction.EXPORT,
             object_repr=str(self.get_title()),
-            changes={"filter": _plain_query(self.request.GET), "rows": n, "masked": not unmasked},
+            changes={"filter": _conditions(form, self.request.GET), "rows": n, "masked": not unmasked},
             request=self.request,
         )
         stamp = timezone.localtime().strftime("%Y%m%d%H%M")
@@ -298,5 +299,22 @@ def _without(query: QueryDict, *keys: str) -> QueryDict:
     return q
 
 
-def _plain_query(query: QueryDict) -> dict[str, str]:
-    return {k: str(v) for k, v in query.items() if k not in ("export", "_uid") and v}
+def _conditions(form: ListFilterForm, query: QueryDict) -> dict[str, str]:
+    """The conditions of an export as the audit shows them: each by its label, a choice by what was chosen."""
+    out = {}
+    for name, value in query.items():
+        if name in ("export", "_uid") or not value:
+            continue
+        if name not in form.fields:
+            out[name] = str(value)
+            continue
+        field = form.fields[name]
+        shown = str(value)
+        if isinstance(field, forms.ModelChoiceField):
+            chosen = getattr(form, "cleaned_data", {}).get(name)
+            shown = str(chosen) if chosen is not None else shown
+        elif isinstance(field, forms.ChoiceField):
+            labels: dict[str, Any] = {str(k): v for k, v in field.choices}  # type: ignore[union-attr,misc]
+            shown = str(labels.get(str(value), value))
+        out[str(field.label)] = shown
+    return out

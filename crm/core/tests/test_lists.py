@@ -252,7 +252,7 @@ def test_export_is_masked_per_role_and_logged(client_for, people: dict[str, User
     assert "139****5678" in page and "13912345678" not in page
     entry = AuditLog.objects.filter(action=AuditAction.EXPORT).latest("id")
     assert entry.actor == people["王建国"] and entry.changes["rows"] == 1 and entry.changes["masked"] is True
-    assert entry.changes["filter"] == {"q": "刘洋"}
+    assert entry.changes["filter"] == {"姓名或登录名": "刘洋"}  # by the labels of the search area
     Role.objects.get(name="销售总监").permissions.add(Permission.objects.get(codename="view_sensitive"))
     director = client_for("王建国")
     rows = _sheet(director.get(reverse("accounts:user_list"), {"export": "xlsx", "q": "刘洋"}))

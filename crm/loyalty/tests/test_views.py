@@ -229,7 +229,7 @@ def test_export_is_scoped_masked_and_logged(history: dict, client_for: Any, peop
     assert sorted(row[col["金额(元)"]] for row in rows) == [-500.0, 2000.0]  # numbers Excel can sum
     assert {row[col["客户"]] for row in rows} == {"孙总"}  # the text, not a link
     log = AuditLog.objects.filter(action=AuditAction.EXPORT, actor=people["李明"]).latest("at")
-    assert log.changes["rows"] == 2 and log.changes["filter"] == {"category": "room"}
+    assert log.changes["rows"] == 2 and log.changes["filter"] == {"消费类别": "客房"}
     r = li.get(reverse(ENTRIES), {"export": "xlsx"})
     assert r.status_code == 200
     sheet = CalamineWorkbook.from_filelike(io.BytesIO(r.content)).get_sheet_by_index(0).to_python()
