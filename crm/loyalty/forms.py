@@ -10,6 +10,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db.models import Q
+from django.db.models.fields import BLANK_CHOICE_LABEL
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -129,7 +130,7 @@ def _amount_field(label: Any) -> forms.DecimalField:
 
 
 def _choices(choices: Any) -> list[tuple[str, Any]]:
-    return [("", "---------"), *choices.choices]
+    return [("", BLANK_CHOICE_LABEL), *choices.choices]  # ——请选择——, as every other choice reads
 
 
 class ConsumptionForm(forms.Form):
