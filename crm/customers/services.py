@@ -88,13 +88,11 @@ def lead_assigned(lead: Lead, application: Any, actor: Any) -> None:
     rep = application.assignee
     if rep is None:  # a chain without an assigning step: the last approver takes it himself
         rep = actor
-    Lead.objects.filter(pk=lead.pk).update(
-        owner=rep,
-        department=rep.department,
-        status=LeadStatus.FOLLOWING,
-        owned_since=timezone.now(),
-        updated_at=timezone.now(),
-    )
+    lead = _lock(lead)  # type: ignore[assignment]
+    with audited(actor=actor, obj=lead, fields=("owner", "department", "status")):
+        lead.owner, lead.department, lead.status = rep, rep.department, LeadStatus.FOLLOWING
+        lead.owned_since = timezone.now()
+        lead.save(update_fields=["owner", "department", "status", "owned_since", "updated_at"])
     _history(lead, HandoverAction.ASSIGN, actor, to=rep)
 
 
@@ -262,8 +260,9 @@ def customer_approved(customer: Customer, application: Any, actor: Any) -> None:
         lead = Lead.objects.select_for_update().get(pk=customer.lead_id)
         if lead.status == LeadStatus.CONVERTED and lead.customer_id != customer.pk:
             raise CustomerError(_("潜在客户「%(name)s」已经转为客户,不能重复转化。") % {"name": lead.name})
-        lead.status, lead.customer = LeadStatus.CONVERTED, customer
-        lead.save(update_fields=["status", "customer", "updated_at"])
+        with audited(actor=actor, obj=lead, fields=("status", "customer")):
+            lead.status, lead.customer = LeadStatus.CONVERTED, customer
+            lead.save(update_fields=["status", "customer", "updated_at"])
         _history(lead, HandoverAction.CONVERT, actor, frm=lead.owner, reason=customer.card_no or "")
 
 
@@ -362,7 +361,11 @@ def merge(*, actor: Any, keep: Party, drop: Party, request: Any = None) -> Party
         extra["merged"] = f"#{drop.pk} {drop.name}"
         extra["moved"] = moved
     _refresh_followup_dates(keep)
-    type(drop)._default_manager.filter(pk=drop.pk).update(status=merged, merged_into=keep, updated_at=timezone.now())
+    with audited(actor=actor, obj=drop, fields=("status", "merged_into"), request=request):
+        drop.status, drop.merged_into = merged, keep
+        type(drop)._default_manager.filter(pk=drop.pk).update(
+            status=merged, merged_into=keep, updated_at=timezone.now()
+        )
     _history(
         keep, HandoverAction.MERGE, actor, reason=_("合并了「%(name)s」(#%(pk)d)") % {"name": drop.name, "pk": drop.pk}
     )

@@ -191,3 +191,24 @@ def test_an_assignment_without_anyone_says_so_not_save(client_for: Any, people: 
     )
     page = r.content.decode()
     assert r.status_code == 422 and "请选择分配给谁。" in page and "再保存" not in page
+
+
+def test_assignment_conversion_and_merge_are_audited_on_each_record(client_for: Any, people: dict[str, Any]) -> None:
+    from crm.core.models import AuditLog
+    from crm.customers.models import Lead
+
+    chen, wang = client_for("陈静"), client_for("王建国")
+    lead = register_lead(chen)
+    url = reverse("workflow:detail", args=[lead.application_id])
+    for who, to in ((wang, "李明"), (client_for("李明"), "张伟")):
+        r = who.post(url, {"_action": "approve", "opinion": "跟进", "assign_to": people[to].pk})
+        assert r.status_code == 302
+    lead.refresh_from_db()
+    assert lead.owner == people["张伟"]
+    entries = AuditLog.objects.filter(content_type__model="lead", object_id=str(lead.pk))
+    changed = [e.changes for e in entries if "owner" in e.changes]
+    assert changed and changed[-1]["owner"][1] == str(lead.owner)
+    keep, drop = _member(people["张伟"]), _member(people["张伟"])
+    services.merge(actor=people["管理员"], keep=keep, drop=drop)
+    merged = AuditLog.objects.filter(content_type__model="customer", object_id=str(drop.pk)).latest("id")
+    assert merged.changes["status"] == ["formal", "merged"] and Lead.objects.count() == 1
