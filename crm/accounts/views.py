@@ -18,6 +18,7 @@ from django.views import View
 
 from crm.core.audit import audit
 from crm.core.lists import Column
+from crm.core.masking import mask_form
 from crm.core.models import AuditAction
 from crm.core.views_base import Button, CrmView, ObjectListView, is_htmx
 
@@ -304,6 +305,10 @@ class UserEditView(CrmView):
             "can_reset": bool(obj.pk) and perms.has_perm("accounts.reset_password"),
             "can_unlock": bool(obj.pk) and perms.has_perm("accounts.unlock_user"),
         }
+        if not context["can_save"]:  # read only: the mobile masked as the list shows it
+            for field in form.fields.values():
+                field.disabled = True
+            mask_form(form, perms)
         return self.render_page("accounts/user_form.html", context, status=status)
 
 

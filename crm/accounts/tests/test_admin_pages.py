@@ -384,3 +384,13 @@ def test_role_changes_are_audited_by_the_labels_of_the_role_page(client_for) -> 
     admin.post(url, _role_data(rep, [*ticked, view_user.pk]))
     entry = AuditLog.objects.filter(action=AuditAction.UPDATE, object_id=str(rep.pk)).latest("id")
     assert entry.changes == {"permissions": [["新增积分调整"], ["查看用户"]]}  # what was taken away, what was given
+
+
+def test_a_user_page_read_only_masks_the_mobile_as_the_list_does(client_for, people) -> None:
+    User.objects.filter(username="张伟").update(mobile="17363492030")
+    page = client_for("李明").get(reverse("accounts:user_edit", args=[people["张伟"].pk])).content.decode()
+    assert "173****2030" in page and "17363492030" not in page
+    assert (
+        "17363492030"
+        in client_for("管理员").get(reverse("accounts:user_edit", args=[people["张伟"].pk])).content.decode()
+    )
