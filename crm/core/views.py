@@ -25,9 +25,17 @@ class HomeView(CrmView):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         user = request.user
-        shortcuts = [n for top in menu.visible(user) for n in (top.children or [top]) if n.url and n.key != "home"]
+        shortcuts = [n for top in menu.visible(user) for n in _pages(top) if n.key != "home"]
         panels = home_panels.render(request)
         return self.render_page("core/home.html", {"shortcuts": shortcuts, "me": user, "panels": panels})
+
+
+def _pages(node: Any) -> list[Any]:
+    """The pages under a menu node for 常用功能: the node's own page, else the first pages down each group
+    (客户管理 › 潜在客户管理 › 潜在客户跟踪; not the weekly lists under a page)."""
+    if node.url:
+        return [node]
+    return [page for child in node.children or [] for page in _pages(child)]
 
 
 class AuditListView(ObjectListView):

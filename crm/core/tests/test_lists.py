@@ -298,6 +298,12 @@ def test_home_and_menu_follow_permissions(client_for) -> None:
         assert label in body
 
 
+def test_home_shortcuts_reach_the_pages_inside_menu_groups(client_for) -> None:
+    shortcuts = [n.label for n in client_for("李明").get("/CRM/").context["shortcuts"]]
+    assert {"潜在客户跟踪", "客户跟踪", "潜在客户审核", "客户资料审核"} <= {str(t) for t in shortcuts}
+    assert "本周新增客户" not in {str(t) for t in shortcuts}  # the weekly lists stay under their page
+
+
 def test_mounted_under_crm_and_root_redirects(client: Client, demo: object) -> None:
     r = client.get("/")
     assert r.status_code == 302 and r["Location"] == "/CRM/"
