@@ -346,25 +346,13 @@ class AssignForm(forms.Form):
 _dict_choice = all_items_choice
 
 
-class PartyFilterForm(ListFilterForm):
-    """Name (any 2+ characters, or pinyin: zw / zhangwei), mobile (any 4+ digits), owner, source, dates."""
+class PersonSearch:
+    """The conditions on a person every list of people's records shares (the customer lists, and 消费记录 and
+    积分流水 by their member): 姓名/拼音 ``q`` and ``mobile`` as typed or pasted, and 负责人 ``owner`` among the
+    people in the viewer's scope."""
 
-    q = forms.CharField(label=_("姓名/拼音"), required=False, max_length=30)
-    mobile = forms.CharField(label=_("手机号"), required=False, max_length=20)
-    owner = forms.ModelChoiceField(
-        label=pgettext_lazy("record owner", "负责人"), queryset=User.objects.none(), required=False
-    )
-    source = _dict_choice("customer_source", _("客户来源"))
-    created_from = forms.DateField(label=_("登记日期从"), required=False, widget=DateInput())
-    created_to = forms.DateField(label=_("至"), required=False, widget=DateInput())
-
-    lookups = {"owner": "owner", "source": "source"}
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        owner = self.fields["owner"]
-        assert isinstance(owner, forms.ModelChoiceField)
-        owner.queryset = User.objects.filter(is_active=True).order_by("department__path", "id")
+    fields: dict[str, Any]
+    cleaned_data: dict[str, Any]
 
     def limit_to(self, user: Any) -> None:
         """负责人 offers the people whose records ``user`` may see: a rep himself, a manager his group."""
@@ -377,6 +365,23 @@ class PartyFilterForm(ListFilterForm):
 
     def clean_mobile(self) -> str:
         return search_mobile(self.cleaned_data.get("mobile") or "")
+
+
+class PartyFilterForm(PersonSearch, ListFilterForm):
+    """Name (any 2+ characters, or pinyin: zw / zhangwei), mobile (any 4+ digits), owner, source, dates."""
+
+    q = forms.CharField(label=_("姓名/拼音"), required=False, max_length=30)
+    mobile = forms.CharField(label=_("手机号"), required=False, max_length=20)
+    owner = forms.ModelChoiceField(
+        label=pgettext_lazy("record owner", "负责人"),
+        queryset=User.objects.filter(is_active=True).order_by("department__path", "id"),  # limit_to narrows it
+        required=False,
+    )
+    source = _dict_choice("customer_source", _("客户来源"))
+    created_from = forms.DateField(label=_("登记日期从"), required=False, widget=DateInput())
+    created_to = forms.DateField(label=_("至"), required=False, widget=DateInput())
+
+    lookups = {"owner": "owner", "source": "source"}
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -20,7 +20,8 @@ from django.utils.translation import pgettext_lazy
 from crm.accounts.models import User
 from crm.core.forms import DateInput, local_midnight
 from crm.core.lists import ListFilterForm
-from crm.core.textsearch import digits_q, name_q, search_mobile, search_name
+from crm.core.textsearch import digits_q, name_q
+from crm.customers.forms import PersonSearch
 from crm.customers.models import Customer
 from crm.customers.selectors import card_q
 
@@ -34,7 +35,7 @@ def _choices(choices: Any) -> list[tuple[str, Any]]:
     return [("", _("全部")), *choices]
 
 
-class MemberFilterForm(ListFilterForm):
+class MemberFilterForm(PersonSearch, ListFilterForm):
     """What both lists share: the member (name or pinyin, mobile digits, card number), the member's owner and
     a date range. ``customer_path`` is how a row reaches its customer; ``date_field`` the row's time."""
 
@@ -45,27 +46,12 @@ class MemberFilterForm(ListFilterForm):
     card_no = forms.CharField(label=_("会员卡号"), required=False, max_length=30)
     mobile = forms.CharField(label=_("手机号"), required=False, max_length=20)
     owner = forms.ModelChoiceField(
-        label=pgettext_lazy("record owner", "负责人"), queryset=User.objects.none(), required=False
+        label=pgettext_lazy("record owner", "负责人"),
+        queryset=User.objects.filter(is_active=True).order_by("department__path", "id"),  # limit_to narrows it
+        required=False,
     )
     date_from = forms.DateField(label=_("日期从"), required=False, widget=DateInput())
     date_to = forms.DateField(label=_("至"), required=False, widget=DateInput())
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        owner = self.fields["owner"]
-        assert isinstance(owner, forms.ModelChoiceField)
-        owner.queryset = User.objects.filter(is_active=True).order_by("department__path", "id")
-
-    def limit_to(self, user: Any) -> None:
-        owner = self.fields["owner"]
-        assert isinstance(owner, forms.ModelChoiceField)
-        owner.queryset = User.objects.for_user(user).filter(is_active=True).order_by("department__path", "id")
-
-    def clean_q(self) -> str:
-        return search_name(self.cleaned_data.get("q") or "")
-
-    def clean_mobile(self) -> str:
-        return search_mobile(self.cleaned_data.get("mobile") or "")
 
     def clean_card_no(self) -> str:
         return (self.cleaned_data.get("card_no") or "").strip().upper()
