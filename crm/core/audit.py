@@ -157,15 +157,20 @@ def readable_changes(entry: AuditLog) -> list[tuple[str, str]]:
     """An audit row's changes as a person reads them: each field by its label, coded values (a status, a
     category) by their labels, yes/no for a flag, a change as "old → new"."""
     model = entry.content_type.model_class() if entry.content_type else None
+    own = getattr(model, "audit_display", None)  # a model may say how its values read (codes of its own)
     out = []
     for name, value in (entry.changes or {}).items():
         field = _field(model, name)
         label = str(field.verbose_name) if field is not None else str(CHANGE_LABELS.get(name, name))
+
+        def shown(v: Any, name: str = name, field: Any = field) -> str:
+            text = own(name, v) if own is not None else None
+            return text if text is not None else _shown(field, v)
+
         if isinstance(value, list) and len(value) == 2:  # [old, new]: how every change is written
-            old, new = (_shown(field, v) for v in value)
-            out.append((label, f"{old} → {new}"))
+            out.append((label, f"{shown(value[0])} → {shown(value[1])}"))
         else:
-            out.append((label, _shown(field, value)))
+            out.append((label, shown(value)))
     return out
 
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
@@ -186,6 +188,15 @@ class ApiClient(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @staticmethod
+    def audit_display(name: str, value: Any) -> str | None:
+        """In the audit log, the operations by their names (上传消费与退款), not their codes."""
+        if name != "operations" or not isinstance(value, list) or not value:
+            return None
+        from .api import OPERATIONS
+
+        return "、".join(str(OPERATIONS.get(code, code)) for code in value)
 
     @property
     def audit_name(self) -> str:

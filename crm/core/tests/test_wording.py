@@ -127,3 +127,15 @@ def test_a_new_dictionary_once_saved_is_its_own_page(client_for: Any, demo: Any)
     assert f'hx-post="{reverse("core:dict_edit", args=[saved.pk])}"' in page and 'data-crm-title="贵宾类别"' in page
     admin.post(reverse("core:dict_edit", args=[saved.pk]), {**data, "name": "贵宾类型"}, HTTP_HX_REQUEST="true")
     assert DictType.objects.filter(code="vip_kind").count() == 1  # a second 【保存】 changed it, made no other
+
+
+def test_an_api_client_s_operations_read_by_name_in_the_audit(demo: Any) -> None:
+    from crm.core.api import OPERATIONS, autodiscover
+    from crm.core.audit import readable_changes
+    from crm.core.models import AuditLog
+    from crm.core.services import api_client_create
+
+    autodiscover()
+    client, _key = api_client_create(actor=None, name="前台 POS", operations=["consumption.post"])
+    entry = AuditLog.objects.filter(object_id=str(client.pk), content_type__model="apiclient").latest("id")
+    assert dict(readable_changes(entry))["允许的操作"] == f"— → {OPERATIONS['consumption.post']}"
