@@ -76,7 +76,7 @@ def test_labels_of_a_form_belong_to_its_own_tab(page: Page, app_url: str) -> Non
     expect(form.get_by_role("heading", name="新增用户")).to_be_visible()
 
     expect(form.get_by_label(label("部门"))).to_have_count(1, timeout=2_000)
-    expect(form.get_by_role("checkbox", name="有效")).to_have_count(1, timeout=2_000)
+    expect(form.get_by_role("checkbox", name="在用")).to_have_count(1, timeout=2_000)
 
 
 def test_a_refused_form_shows_its_errors_next_to_the_fields(page: Page, app_url: str) -> None:

@@ -88,6 +88,8 @@ class UserForm(forms.ModelForm):
         self.fields["username"].help_text = _("留空则使用姓名;与他人同名时系统自动加上部门,例如「张伟(销售二组)」。")
         choice_field(self, "department").queryset = Department.objects.order_by("path")
         self.fields["department"].required = True
+        self.fields["is_active"].label = _("在用")  # as the list and the guide call it
+        self.fields["is_active"].help_text = _("取消勾选即停用账号,并立即退出所有登录;停用代替删除,历史记录保留。")
 
     def clean_username(self) -> str:
         value = (self.cleaned_data.get("username") or "").strip()
