@@ -122,7 +122,8 @@ def lockout_response(request: HttpRequest, original_response: Any, credentials: 
         None,
         _("该账号在此电脑上连续登录失败次数过多,已锁定 %(m)d 分钟。请稍后再试,或联系系统管理员解锁。") % {"m": minutes},
     )
-    return render(request, "accounts/login.html", {"form": form, "locked": True}, status=429)
+    next_url = request.POST.get("next", "")  # kept for the try after the wait
+    return render(request, "accounts/login.html", {"form": form, "locked": True, "next": next_url}, status=429)
 
 
 class LogoutView(View):
