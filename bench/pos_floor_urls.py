@@ -40,9 +40,9 @@ FOR UPDATE OF a
 
 WRITE = """
 WITH sale AS (
-    INSERT INTO loyalty_consumption (occurred_at, amount, category, venue, order_no, payment, source, client_key,
-                                     note, created_at, customer_id)
-    VALUES (%(now)s, %(amount)s, %(category)s, '', %(order)s, %(payment)s, 'api', %(client)s, '', %(now)s,
+    INSERT INTO loyalty_consumption (occurred_at, amount, category, venue, order_no, order_seq, payment, source,
+                                     client_key, note, created_at, customer_id)
+    VALUES (%(now)s, %(amount)s, %(category)s, '', %(order)s, 0, %(payment)s, 'api', %(client)s, '', %(now)s,
             %(customer)s)
     RETURNING id
 ), entry AS (
