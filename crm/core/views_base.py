@@ -157,6 +157,9 @@ class ObjectListView(CrmView):
     def detail_url(self, obj: Any) -> str | None:
         return reverse(self.detail_url_name, args=[obj.pk]) if self.detail_url_name else None
 
+    def prepare_page(self, rows: list[Any]) -> None:
+        """Read, once for the page's rows, what ``detail_url`` or the columns need beyond the rows themselves."""
+
     def row_title(self, obj: Any) -> str:
         return str(obj)
 
@@ -202,6 +205,7 @@ class ObjectListView(CrmView):
             last=request.GET.get("last") == "1",
             total=None if more else count,
         )
+        self.prepare_page(page.rows)
         unmasked = can_see_sensitive(request.user)
         links = [c.href_permission is None or request.user.has_perm(c.href_permission) for c in self.columns]
         rows = [

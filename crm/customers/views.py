@@ -212,7 +212,22 @@ LEAD_WEEKS = {w: _weekly(LeadListView, w, "lead") for w in selectors.WEEK_VIEWS}
 CUSTOMER_WEEKS = {w: _weekly(CustomerListView, w, "customer") for w in selectors.WEEK_VIEWS}
 
 
-class LeadEntryListView(ObjectListView):
+class StillReachable:
+    """An entry list's rows the user may still open (what they registered may have been handed on since): read
+    once per page, in one query."""
+
+    request: HttpRequest
+    reachable: set[int]
+
+    def prepare_page(self, rows: list[Any]) -> None:
+        user = self.request.user
+        others = [obj.pk for obj in rows if obj.owner_id != user.pk]
+        model: Any = getattr(self, "model")  # noqa: B009 - the list's own model (a ClassVar of the list)
+        scoped = model.objects.for_user(user).filter(pk__in=others).values_list("pk", flat=True) if others else []
+        self.reachable = {obj.pk for obj in rows if obj.owner_id == user.pk} | set(scoped)
+
+
+class LeadEntryListView(StillReachable, ObjectListView):
     """〖潜在客户录入〗: the leads I registered — submitted for assignment, or my own."""
 
     model = Lead
@@ -221,7 +236,7 @@ class LeadEntryListView(ObjectListView):
     personal = True
     default_sort = "-created_at"
     filter_form_class = LeadFilterForm
-    select_related = ("owner", "source", "application")
+    select_related = ("owner", "source", "application__handler")
     columns = [
         *PARTY_COLUMNS,
         Column("status", gettext_lazy("状态"), accessor=_lead_status),
@@ -245,7 +260,7 @@ class LeadEntryListView(ObjectListView):
         # A lead submitted for assignment is the registrar's through its application (and its 流程信息).
         if obj.application_id:
             return reverse("workflow:detail", args=[obj.application_id])
-        return reverse("customers:lead_detail", args=[obj.pk]) if _reachable(self.request.user, obj) else None
+        return reverse("customers:lead_detail", args=[obj.pk]) if obj.pk in self.reachable else None
 
     def get_toolbar(self) -> list[Button]:
         user = self.request.user
@@ -261,7 +276,7 @@ class LeadEntryListView(ObjectListView):
         return buttons
 
 
-class CustomerEntryListView(ObjectListView):
+class CustomerEntryListView(StillReachable, ObjectListView):
     """〖客户登记〗: the customer registrations I made, in review and approved."""
 
     model = Customer
@@ -271,7 +286,7 @@ class CustomerEntryListView(ObjectListView):
     permission = "customers.add_customer"
     default_sort = "-created_at"
     filter_form_class = CustomerFilterForm
-    select_related = ("owner", "source", "application")
+    select_related = ("owner", "source", "application__handler")
     toolbar = [Button(gettext_lazy("新增"), "workflow:create", icon="bi-plus-lg", args=(CUSTOMER,)), IMPORT_CUSTOMERS]
     columns = [
         *PARTY_COLUMNS,
@@ -285,15 +300,10 @@ class CustomerEntryListView(ObjectListView):
         return mine.select_related(*self.select_related)
 
     def detail_url(self, obj: Any) -> str | None:
-        if obj.status != CustomerStatus.REGISTERING and _reachable(self.request.user, obj):
+        if obj.status != CustomerStatus.REGISTERING and obj.pk in self.reachable:
             return reverse("customers:customer_detail", args=[obj.pk])
         # in review, or since handed to someone out of my reach: its registration (流程信息) is still mine to read
         return reverse("workflow:detail", args=[obj.application_id]) if obj.application_id else None
-
-
-def _reachable(user: Any, obj: Lead | Customer) -> bool:
-    """Whether ``user`` may still open what they registered (it may have been handed to someone else since)."""
-    return obj.owner_id == user.pk or type(obj).objects.for_user(user).filter(pk=obj.pk).exists()
 
 
 def _customer_status(c: Customer) -> str:

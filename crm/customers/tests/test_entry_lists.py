@@ -212,3 +212,33 @@ def test_assignment_conversion_and_merge_are_audited_on_each_record(client_for: 
     services.merge(actor=people["管理员"], keep=keep, drop=drop)
     merged = AuditLog.objects.filter(content_type__model="customer", object_id=str(drop.pk)).latest("id")
     assert merged.changes["status"] == ["formal", "merged"] and Lead.objects.count() == 1
+
+
+def test_the_entry_list_reads_what_is_still_reachable_once_per_page(client_for: Any, people: dict[str, Any]) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    li = people["李明"]
+    client = client_for("李明")
+
+    def registered(n: int) -> None:
+        for _ in range(n):
+            c = _member(people["张伟"])  # registered by 李明, followed by 张伟 and 杨帆
+            c.registered_by = li
+            c.save()
+        c.owner = people["杨帆"]  # one handed out of his reach
+        c.save()
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            rows = client.get(reverse("customers:customer_entry")).context["rows"]
+        assert [r["url"] for r in rows if "workflow" in (r["url"] or "")] == [] and rows
+        return len(ctx.captured_queries)
+
+    registered(2)
+    queries()  # the first request of the session reads what the later ones find cached
+    few = queries()
+    registered(6)
+    assert queries() == few
+    urls = [r["url"] for r in client.get(reverse("customers:customer_entry")).context["rows"]]
+    assert urls.count(None) == 2  # the two out of reach (no registration to fall back on) open nothing
