@@ -111,9 +111,10 @@ def offer_active_items(form: forms.ModelForm) -> None:
         if field.queryset.model is not DictItem:
             continue
         held: list[Any] = []
-        if instance.pk is not None:
-            value = getattr(instance, name)
-            held = [item.pk for item in value.all()] if hasattr(value, "all") else [getattr(instance, f"{name}_id")]
+        if instance.pk is not None and isinstance(field, forms.ModelMultipleChoiceField):
+            held = list(getattr(instance, name).values_list("pk", flat=True))
+        elif instance.pk is not None:
+            held = [getattr(instance, f"{name}_id", None)]  # the key on the row: no query
         field.queryset = field.queryset.filter(Q(is_active=True) | Q(pk__in=[pk for pk in held if pk]))
         field.label_from_instance = _item_label  # type: ignore[method-assign,assignment]
 
