@@ -196,6 +196,28 @@ def _in_flight() -> HttpResponse:
     return error_response(409, "request_in_progress", _("相同 Idempotency-Key 的请求正在处理,请稍后重试。"))
 
 
+def _lock_and_find(client: ApiClient, key: str) -> tuple[bool, IdempotencyKey | None]:
+    """Whether this transaction holds the key's lock, and the answer stored under the key if any.
+
+    On PostgreSQL one statement takes the advisory lock and reads the key. Its snapshot predates the lock, so an
+    answer committed by another request in between is not seen: this request then runs, its own writes collide
+    with the first's (the order number, then the key) and roll back, and the stored answer is replayed."""
+    if connection.vendor != "postgresql":
+        return True, IdempotencyKey.objects.filter(client=client, key=key).first()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_try_advisory_xact_lock(%s), k.request_hash, k.status_code, k.response "
+            "FROM (VALUES (1)) AS one LEFT JOIN core_idempotencykey k ON k.client_id = %s AND k.key = %s",
+            [_lock_id(client, key), client.pk, key],
+        )
+        locked, request_hash, status_code, response = cursor.fetchone()
+    if request_hash is None:
+        return locked, None
+    return locked, IdempotencyKey(
+        client=client, key=key, request_hash=request_hash, status_code=status_code, response=response
+    )
+
+
 def idempotent(request: HttpRequest, key: str, payload: Any, handler: Callable[[], tuple[int, Any]]) -> HttpResponse:
     """Run ``handler`` (which writes, and returns ``(status, body)`` or raises ``ApiError``) at most once per
     client and key, in one transaction with the stored answer.
@@ -211,12 +233,9 @@ def idempotent(request: HttpRequest, key: str, payload: Any, handler: Callable[[
     fingerprint = _fingerprint(request, payload)
     try:
         with transaction.atomic():
-            if connection.vendor == "postgresql":
-                with connection.cursor() as cursor:
-                    cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [_lock_id(client, key)])
-                    if not cursor.fetchone()[0]:
-                        return _in_flight()
-            row = IdempotencyKey.objects.filter(client=client, key=key).first()
+            locked, row = _lock_and_find(client, key)
+            if not locked:
+                return _in_flight()
             if row is not None:
                 return _replay(row, fingerprint)
             try:

@@ -10,7 +10,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
-from django.db.models import QuerySet, Sum
+from django.db.models import DecimalField, F, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from crm.core.models import ImportStatus
@@ -28,6 +29,7 @@ from .models import (
 )
 
 MEMBER_STATUSES = (CustomerStatus.FORMAL, CustomerStatus.HANDED_OVER)
+NET = DecimalField(max_digits=14, decimal_places=2)  # a sum of amounts
 
 
 def loyalty_settings() -> LoyaltySettings:
@@ -133,12 +135,36 @@ def rolling_net(customer: Customer | int, *, as_of: datetime | None = None, mont
     """Net consumption (sales minus refunds) in the rolling window ending ``as_of`` (now by default): what the
     level thresholds are compared with."""
     months = loyalty_settings().window_months if months is None else months
-    start = window_start(as_of or timezone.now(), months)
-    qs = Consumption.objects.filter(customer=customer, occurred_at__gt=start)
-    if as_of is not None:
-        qs = qs.filter(occurred_at__lte=as_of)
-    total = qs.aggregate(s=Sum("amount"))["s"]
+    total = _window(customer, as_of, months).aggregate(s=Sum("amount"))["s"]
     return total if total is not None else Decimal("0.00")
+
+
+def upgrade_for(
+    customer: Customer | int, *, above: MemberLevel, months: int, as_of: datetime | None = None
+) -> tuple[MemberLevel, Decimal] | None:
+    """The highest level above ``above`` that the rolling net consumption reaches, with that net; ``None`` when
+    it reaches none. One query (the sum is a subquery of the levels'), as ``qualifying_level`` over
+    ``rolling_net`` would answer."""
+    net = Coalesce(
+        Subquery(
+            _window(customer, as_of, months).values("customer_id").annotate(s=Sum("amount")).values("s")[:1],
+            output_field=NET,
+        ),
+        Decimal("0.00"),
+        output_field=NET,
+    )
+    level = (
+        MemberLevel.objects.annotate(net=net)
+        .filter(rank__gt=above.rank, threshold__lte=F("net"))
+        .order_by("-rank")
+        .first()
+    )
+    return None if level is None else (level, level.net)
+
+
+def _window(customer: Customer | int, as_of: datetime | None, months: int) -> Any:
+    qs = Consumption.objects.filter(customer=customer, occurred_at__gt=window_start(as_of or timezone.now(), months))
+    return qs if as_of is None else qs.filter(occurred_at__lte=as_of)
 
 
 @dataclass(frozen=True)

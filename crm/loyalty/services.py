@@ -147,19 +147,27 @@ def _moment(value: datetime | None) -> datetime:
     return value
 
 
+MEMBER_FIELDS = ("id", "name", "status", "card_no")  # what the services read of a member
+ACCOUNT_FIELDS = tuple(f.name for f in PointsAccount._meta.concrete_fields)
+
+
 def _member(customer: Any) -> Customer:
     """The customer, re-read: only a member (正式客户) has consumption and points."""
     pk = getattr(customer, "pk", None)
-    current = Customer.objects.filter(pk=pk).only("id", "name", "status", "card_no").first() if pk else None
+    current = Customer.objects.filter(pk=pk).only(*MEMBER_FIELDS).first() if pk else None
     if current is None:
         raise LoyaltyError(UNKNOWN_MEMBER, _("找不到该会员。"))
+    _check_member(current)
+    return current
+
+
+def _check_member(current: Customer) -> None:
     if not selectors.is_member(current):
         raise LoyaltyError(
             UNKNOWN_MEMBER,
             _("「%(name)s」现在是「%(status)s」,还不是会员,不能登记消费或积分。")
             % {"name": current.name, "status": current.get_status_display()},
         )
-    return current
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -170,15 +178,43 @@ def _member(customer: Any) -> Customer:
 def _locked_account(customer: Customer) -> PointsAccount:
     """The member's account, locked for the rest of the transaction; opened at the lowest level if the member
     has none yet (of two transactions opening it at once, the second waits for the first and then uses it)."""
-    account = PointsAccount.objects.select_for_update().select_related("level").filter(customer=customer).first()
+    account = _locking().filter(customer=customer).first()
     if account is not None:
         return account
+    _open_account(customer)
+    return _locking().get(customer=customer)
+
+
+def _locking() -> Any:
+    return PointsAccount.objects.select_for_update(of=("self",)).select_related("level")
+
+
+def _open_account(customer: Customer) -> None:
     try:
         with transaction.atomic():
             PointsAccount.objects.create(customer=customer, level=selectors.lowest_level())
     except IntegrityError:
         pass  # opened meanwhile by another transaction: use it
-    return PointsAccount.objects.select_for_update().select_related("level").get(customer=customer)
+
+
+def _member_account(customer: Any) -> tuple[Customer, PointsAccount]:
+    """The member re-read (as ``_member``) and the account locked (as ``_locked_account``): one query for a
+    member who has an account, which is every member after the first consumption or points."""
+    pk = getattr(customer, "pk", None)
+    account = (
+        _locking()
+        .select_related("customer")
+        .only(*ACCOUNT_FIELDS, "level", *(f"customer__{name}" for name in MEMBER_FIELDS))
+        .filter(customer_id=pk)
+        .first()
+        if pk
+        else None
+    )
+    if account is None:
+        member = _member(customer)
+        return member, _locked_account(member)
+    _check_member(account.customer)
+    return account.customer, account
 
 
 def _move_balance(account: PointsAccount, delta: int, now: datetime) -> None:
@@ -343,10 +379,10 @@ def earned_for(amount: Decimal, level: MemberLevel, rule: str) -> int:
 
 def _upgrade(account: PointsAccount, ctx: _Ctx, consumption: Consumption) -> LevelChange | None:
     """Upgrade at once when the rolling net consumption reaches a higher level (never down here)."""
-    net = selectors.rolling_net(account.customer_id, months=ctx.rules.window_months)
-    target = selectors.qualifying_level(net, selectors.levels())
-    if target.rank <= account.level.rank:
+    found = selectors.upgrade_for(account.customer_id, above=account.level, months=ctx.rules.window_months)
+    if found is None:
         return None
+    target, net = found
     return _change_level(account, ctx, target, LevelChangeReason.UPGRADE, net=net, consumption=consumption)
 
 
@@ -455,8 +491,7 @@ def consumption_record(
         note=_text(note, 200, _("备注")),
         operator=operator if getattr(operator, "is_authenticated", False) else None,
     )
-    member = _member(customer)
-    account = _locked_account(member)
+    member, account = _member_account(customer)
     ctx = _Ctx(now=timezone.now(), actor=record.operator)
     record.customer, record.created_at = member, ctx.now
     _insert(record)  # a recorded order number is refused by the unique constraint (one query fewer than a check)
@@ -625,8 +660,7 @@ def points_gift(
     n = _points(points)
     why = _text(reason, 200, _("赠送原因"), required=True)
     ref = _text(source_ref, 50, _("来源"))
-    member = _member(customer)
-    account = _locked_account(member)
+    member, account = _member_account(customer)
     ctx = _Ctx(now=timezone.now(), actor=actor)
     entry = _credit(
         account, ctx, kind=EntryKind.GIFT, points=n, earned_on=timezone.localdate(ctx.now), reason=why, source_ref=ref
@@ -653,8 +687,7 @@ def points_redeem(
     n = _points(points)
     why = _text(reason, 200, _("兑换说明"))
     ref = _text(source_ref, 50, _("来源"))
-    member = _member(customer)
-    account = _locked_account(member)
+    member, account = _member_account(customer)
     if once and ref:
         earlier = PointsEntry.objects.filter(account=account, kind=EntryKind.REDEEM, source_ref=ref).first()
         if earlier is not None:
@@ -688,8 +721,7 @@ def points_adjust(
     n = _points(points, signed=True)
     why = _text(reason, 200, _("调整原因"), required=True)
     ref = _text(source_ref, 50, _("来源"))
-    member = _member(customer)
-    account = _locked_account(member)
+    member, account = _member_account(customer)
     ctx = _Ctx(now=timezone.now(), actor=actor)
     if n > 0:
         entry = _credit(
@@ -823,8 +855,7 @@ def level_set(*, actor: Any, customer: Customer, level: MemberLevel, note: str, 
     why = _text(note, 200, _("调整说明"), required=True)
     if level is None or not MemberLevel.objects.filter(pk=level.pk).exists():
         raise _invalid(_("请选择会员等级。"))
-    member = _member(customer)
-    account = _locked_account(member)
+    member, account = _member_account(customer)
     if account.level_id == level.pk:
         raise _invalid(_("「%(name)s」已经是%(level)s。") % {"name": member.name, "level": level.name})
     before = account.level

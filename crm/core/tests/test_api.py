@@ -15,7 +15,6 @@ from django.conf import settings
 from django.contrib.staticfiles.views import serve
 from django.core.management import call_command
 from django.db import connection
-from django.db.models import QuerySet
 from django.test import Client, RequestFactory
 from django.utils import timezone
 from pydantic import Field, ValidationError
@@ -141,19 +140,17 @@ def test_a_retry_while_the_first_is_in_flight_answers_409(pos: tuple[ApiClient, 
 
 
 def test_a_duplicate_stored_meanwhile_gets_the_first_answer(pos: tuple[ApiClient, str]) -> None:
-    """Without the lock (SQLite), two requests with one key can both start; the second to store its answer finds
-    the first's, rolls its own writes back, and answers with the first's."""
+    """Two requests with one key can both start (on SQLite, which has no lock; on PostgreSQL, when the first
+    commits between the second's snapshot and its lock): the second to store its answer finds the first's, rolls
+    its own writes back, and answers with the first's."""
     client, _key = pos
     first = idempotent(post(client, {"a": 1}), "k-1", {"a": 1}, Counter().ok)
     counter = Counter()
-    real_first = QuerySet.first
-    calls = {"n": 0}
 
-    def not_yet(qs: QuerySet) -> Any:  # the first lookup happens before the first request stored its answer
-        calls["n"] += 1
-        return None if calls["n"] == 1 and qs.model is IdempotencyKey else real_first(qs)
+    def not_yet(client: ApiClient, key: str) -> tuple[bool, None]:  # it looked before the first stored its answer
+        return True, None
 
-    with mock.patch.object(QuerySet, "first", not_yet):
+    with mock.patch.object(core_api, "_lock_and_find", not_yet):
         again = idempotent(post(client, {"a": 1}), "k-1", {"a": 1}, counter.ok)
     assert counter.calls == 1  # it ran…
     assert again.status_code == 201 and again.content == first.content  # …but answers with the first answer

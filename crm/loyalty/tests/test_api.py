@@ -7,7 +7,9 @@ import uuid
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from crm.core.api import OPERATIONS, autodiscover
 from crm.core.models import ApiClient, AuditLog
@@ -111,6 +113,18 @@ def test_a_sale_earns_points_and_the_ledger_shows_it(pos: Pos, vip: Customer) ->
     assert ledger[0]["at"].endswith("+08:00")  # the club's time, as the document's examples show
     entry = AuditLog.objects.filter(object_repr__startswith="消费").get()
     assert entry.actor_name == "接口:前台 POS" and entry.object_id == str(record.pk)
+
+
+def test_a_sale_of_a_member_with_an_account_costs_a_fixed_number_of_statements(pos: Pos, vip: Customer) -> None:
+    """The member, the account and its level are read (and the account locked) in one statement; the upgrade check
+    and the rolling sum in one; on PostgreSQL the idempotency lock and the stored answer in one. Counted with the
+    transaction's own statements (BEGIN, savepoints, COMMIT)."""
+    assert pos.post("/consumptions", sale(vip.card_no, "P-0")).status_code == 201  # opens the account
+    with CaptureQueriesContext(connection) as ctx:
+        assert pos.post("/consumptions", sale(vip.card_no, "P-1")).status_code == 201
+    statements = [q["sql"].split()[0] for q in ctx.captured_queries]
+    assert statements.count("SELECT") == 6, ctx.captured_queries  # key, lock+answer, card, member+account, …
+    assert len(statements) == 20, statements
 
 
 def test_the_same_key_and_body_write_once(pos: Pos, vip: Customer) -> None:

@@ -128,3 +128,42 @@ def test_an_undone_import_s_order_recorded_again_at_once_counts_once(owner: User
     assert list(sales.values_list("order_seq", "import_batch")) == [(0, batch.pk), (1, None)]
     assert sum(consistent(m) if PointsAccount.objects.filter(customer=m).exists() else 0 for m in members) == 100
     assert selectors.reconcile()[1] == []
+
+
+def test_members_of_one_level_do_not_wait_for_each_other(owner: User) -> None:
+    """A write locks the member's account, not the level it reads with it: while one transaction holds a 普卡
+    member's account, another 普卡 member's sale goes through at once, and the first member's waits."""
+    first, second = make_member(owner, name="会员甲"), make_member(owner, name="会员乙")
+    for member in (first, second):
+        services.consumption_record(customer=member, amount=10, category="dining", source="manual")
+    assert PointsAccount.objects.filter(level__rank=0).count() == 2
+    holding, held = threading.Event(), threading.Event()
+
+    def hold() -> None:  # another connection: a transaction holding the first member's account
+        try:
+            from django.db import transaction
+
+            with transaction.atomic():
+                services.points_gift(customer=first, points=1, reason="占用")
+                holding.set()
+                held.wait(10)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    try:
+        assert holding.wait(10)
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '1s'")
+        try:
+            services.consumption_record(customer=second, amount=20, category="dining", source="manual")
+            with pytest.raises(Exception, match="lock timeout"):
+                services.consumption_record(customer=first, amount=20, category="dining", source="manual")
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("SET lock_timeout = 0")
+    finally:
+        held.set()
+        thread.join()
+    assert consistent(second) == 30 and consistent(first) == 11
