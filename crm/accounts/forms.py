@@ -16,7 +16,7 @@ from crm.core.menu import menu
 from crm.core.scope import DataScope
 
 from .models import Department, Position, Role, User
-from .selectors import permission_label
+from .selectors import describe_user, permission_label, same_name_users
 
 
 def choice_field(form: forms.BaseForm, name: str) -> forms.ModelChoiceField:
@@ -74,9 +74,14 @@ class UserFilterForm(ListFilterForm):
 
 
 class UserForm(forms.ModelForm):
+    """A person's data. A new person named as someone already here is saved only at the second 【保存】: the first
+    names the namesakes (the same person created twice is the usual mistake), and carries the name in
+    ``confirm_namesake`` for the second."""
+
     roles = ModelMultipleChoiceField(
         label=_("角色"), queryset=Role.objects.all(), required=False, widget=forms.CheckboxSelectMultiple
     )
+    confirm_namesake = forms.CharField(required=False, widget=forms.HiddenInput)
 
     class Meta:
         model = User
@@ -90,6 +95,8 @@ class UserForm(forms.ModelForm):
         self.fields["department"].required = True
         self.fields["is_active"].label = _("在用")  # as the list and the guide call it
         self.fields["is_active"].help_text = _("取消勾选即停用账号,并立即退出所有登录;停用代替删除,历史记录保留。")
+        if self.instance.pk:
+            del self.fields["confirm_namesake"]
 
     def clean_username(self) -> str:
         value = (self.cleaned_data.get("username") or "").strip()
@@ -102,6 +109,23 @@ class UserForm(forms.ModelForm):
         if not value:
             raise forms.ValidationError(_("请填写姓名。"))
         return value
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if self.instance.pk or self.errors:
+            return data
+        name = data["full_name"]
+        namesakes = same_name_users(name, include_inactive=True)
+        if namesakes and data.get("confirm_namesake") != name:
+            carried = cast(QueryDict, self.data).copy()  # the hidden field carries the name to the second 【保存】
+            carried[self.add_prefix("confirm_namesake")] = name
+            self.data = carried
+            raise forms.ValidationError(
+                _("已有同名用户:%(who)s。如果是同一人,请不要重复创建;确实是另一位同名同事,请再次点击【保存】。")
+                % {"who": ";".join(describe_user(u) for u in namesakes)},
+                code="namesake",
+            )
+        return data
 
 
 class DepartmentForm(forms.ModelForm):

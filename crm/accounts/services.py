@@ -70,7 +70,15 @@ def user_create(
 ) -> tuple[User, str]:
     """Create a person with the initial password; returns the user and that password (to show once)."""
     full_name = full_name.strip()
-    username = (username or "").strip() or suggest_username(full_name, department)
+    typed = (username or "").strip()
+    username = typed or suggest_username(full_name, department)
+    longest = User._meta.get_field("username").max_length or 0
+    if not typed and len(username) > longest:
+        # The administrator left 登录名 empty: its "too long" would point at a field they never typed in.
+        raise ValidationError(
+            _("由姓名生成的登录名「%(login)s」过长(最多 %(max)d 个字符),请在「登录名」中填写一个较短的登录名。")
+            % {"login": username, "max": longest}
+        )
     if User.objects.filter(username=username).exists():
         raise ValidationError({"username": _("登录名「%(name)s」已被使用,请换一个。") % {"name": username}})
     user = User(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -15,7 +16,7 @@ from crm.accounts.selectors import subordinate_ids
 from crm.core.masking import can_see_sensitive, mask
 from crm.workflow.models import Status as ApplicationStatus
 
-from .models import Customer, CustomerStatus, Lead, LeadStatus
+from .models import Customer, CustomerStatus, Handover, HandoverAction, Lead, LeadStatus
 
 WEEK_VIEWS = ("new", "due", "done")
 
@@ -199,6 +200,19 @@ def leads_to_convert(user: Any, *, registration: Customer | None = None) -> Quer
     if registration is not None and registration.pk is not None:
         others = others.exclude(pk=registration.pk)
     return Lead.objects.filter(owner=user, status=LeadStatus.FOLLOWING).exclude(pk__in=others.values("lead"))
+
+
+OWNER_CHANGES = (HandoverAction.TRANSFER, HandoverAction.REASSIGN)
+
+
+def imported_to(obj: Lead | Customer, handovers: Iterable[Handover]) -> User | None:
+    """Whom an import gave the record to (its 「给」 in 流程信息): the import writes no handover of its own, so it is
+    the owner before the first 【移交】 or 【分配】 since (``handovers``: the record's, in time order), or else
+    the owner now."""
+    for h in handovers:
+        if h.action in OWNER_CHANGES and h.at >= obj.created_at:
+            return h.from_user
+    return obj.owner
 
 
 def card_q(value: str) -> Q:

@@ -444,6 +444,7 @@ class PartyDetailView(CrmView):
         is_owner = obj.owner_id == user.pk
         following = obj.status in (LeadStatus.FOLLOWING, CustomerStatus.FORMAL)
         may_assign = services.may_assign(user, obj)
+        handovers = list(obj.handovers.select_related("actor", "from_user", "to_user"))
         followups = obj.followups.select_related("method", "author", *(("intent",) if isinstance(obj, Lead) else ()))
         return {
             "obj": obj,
@@ -453,7 +454,8 @@ class PartyDetailView(CrmView):
             "can_hand_over": is_owner and following,
             "can_assign": may_assign,
             "followups": followups[:200],
-            "handovers": obj.handovers.select_related("actor", "from_user", "to_user"),
+            "handovers": handovers,
+            "imported_to": selectors.imported_to(obj, handovers) if obj.import_batch_id else None,
             "followup_form": forms.get("followup_form") or FollowUpForm(prefix="fu", for_lead=isinstance(obj, Lead)),
             "handover_form": HandOverForm(prefix="ho"),
             "assign_form": forms.get("assign_form")

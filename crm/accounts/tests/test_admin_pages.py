@@ -19,10 +19,10 @@ def test_create_user_gets_initial_password_and_distinct_login(client_for) -> Non
     admin = client_for("管理员")
     dept = Department.objects.get(name="销售二组")
     rep = Role.objects.get(name="业务员")
-    r = admin.post(
-        reverse("accounts:user_create"),
-        {"full_name": "李明", "department": dept.pk, "roles": [rep.pk], "mobile": "13912345678", "is_active": "on"},
-    )
+    data = {"full_name": "李明", "department": dept.pk, "roles": [rep.pk], "mobile": "13912345678", "is_active": "on"}
+    r = admin.post(reverse("accounts:user_create"), data)
+    assert r.status_code == 422 and "已有同名用户:李明(销售一组" in r.content.decode()  # a second 李明: asked first
+    r = admin.post(reverse("accounts:user_create"), {**data, "confirm_namesake": "李明"})
     assert r.status_code == 302
     user = User.objects.get(username="李明(销售二组)")
     assert user.full_name == "李明" and user.check_password("123456") and user.has_initial_password
