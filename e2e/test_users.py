@@ -91,3 +91,24 @@ def test_a_refused_form_shows_its_errors_next_to_the_fields(page: Page, app_url:
     expect(form.get_by_text("手机号应为 11 位数字")).to_be_visible()
     expect(form.get_by_text("这个字段是必填项。").first).to_be_visible()
     expect(form.get_by_label(label("手机号"))).to_have_value("12345")  # what was typed is kept
+
+
+def test_a_namesake_is_created_only_at_the_second_save(page: Page, app_url: str) -> None:
+    log_in_first_time(page, app_url, "管理员")
+    open_user_list(page)
+    active_pane(page).get_by_role("link", name="新增").click()
+    form = active_pane(page)
+    form.get_by_label(label("姓名")).fill("刘洋")
+    form.get_by_label(label("部门")).select_option(label="销售一组")
+    form.get_by_role("button", name="保存").click()
+
+    warning = form.get_by_text("已有同名用户:刘洋")
+    expect(warning).to_be_visible()
+    expect(warning).to_contain_text("登录名「刘洋」")
+    expect(form.get_by_role("alert").filter(has_text="已创建")).to_have_count(0)
+
+    form.get_by_role("button", name="保存").click()  # another 刘洋 indeed
+    message = form.get_by_role("alert").filter(has_text="已创建")
+    expect(message).to_contain_text("登录名「刘洋(销售一组)」")
+    tab(page, "用户管理").click()
+    expect(list_count(page)).to_contain_text("共 14 条")
