@@ -128,6 +128,31 @@ class UserForm(forms.ModelForm):
         return data
 
 
+class HandOverWorkForm(forms.Form):
+    """【转交待办】 on a person's page: the active colleague who takes over what the person holds."""
+
+    hand_over_to = forms.ModelChoiceField(
+        label=_("接替人"),
+        queryset=User.objects.none(),
+        error_messages={"required": _("请选择接替的同事。"), "invalid_choice": _("请选择一位在用的同事接替。")},
+    )
+
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = choice_field(self, "hand_over_to")
+        field.queryset = (
+            User.objects.filter(is_active=True)
+            .exclude(pk=user.pk)
+            .select_related("department")
+            .order_by("department__path", "department__sort", "full_name")
+        )
+        field.label_from_instance = _with_department  # type: ignore[method-assign,assignment]
+
+
+def _with_department(user: User) -> str:
+    return f"{user.full_name}({user.department})" if user.department else user.full_name
+
+
 class DepartmentForm(forms.ModelForm):
     class Meta:
         model = Department

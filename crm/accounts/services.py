@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from axes.utils import reset as axes_reset
@@ -122,6 +123,37 @@ def user_reset_password(*, actor: Any, user: User, request: HttpRequest | None =
     # The new password hash invalidates every existing session of this person.
     audit(actor=actor, action=AuditAction.PASSWORD_RESET, obj=user, request=request)
     return password
+
+
+@dataclass(frozen=True)
+class WorkHandover:
+    """Work a person holds that an administrator can give to a colleague (【转交待办】 on the person's page):
+    ``count`` says how much they hold; ``give`` moves it and returns the sentence that says what it did. The apps
+    built on accounts (the approval engine, …) register theirs here, since accounts may not import them."""
+
+    count: Callable[[User], int]
+    give: Callable[[Any, User, User, HttpRequest | None], str]
+
+
+_handovers: list[WorkHandover] = []
+
+
+def register_work_handover(handover: WorkHandover) -> None:
+    if handover not in _handovers:
+        _handovers.append(handover)
+
+
+def work_to_hand_over(user: User) -> int:
+    """How many items ``user`` holds that 【转交待办】 would move."""
+    return sum(h.count(user) for h in _handovers)
+
+
+@transaction.atomic
+def user_hand_over_work(*, actor: Any, user: User, to_user: User, request: HttpRequest | None = None) -> list[str]:
+    """【转交待办】: give everything ``user`` holds to ``to_user`` (an active colleague); what moved, in sentences."""
+    if to_user is None or not to_user.is_active or to_user.pk == user.pk:
+        raise ValidationError(_("请选择一位在用的同事接替。"))
+    return [text for h in _handovers if h.count(user) and (text := h.give(actor, user, to_user, request))]
 
 
 def user_unlock(*, actor: Any, user: User, request: HttpRequest | None = None) -> int:

@@ -26,6 +26,7 @@ from crm.core.views_base import Button, CrmView, ObjectListView, is_htmx
 from . import selectors, services
 from .forms import (
     DepartmentForm,
+    HandOverWorkForm,
     LoginForm,
     PasswordChangeForm,
     PositionForm,
@@ -246,6 +247,8 @@ class UserEditView(CrmView):
             return self.reset_password(obj)
         if obj.pk and action == "unlock":
             return self.unlock(obj)
+        if obj.pk and action == "hand_over":
+            return self.hand_over(obj)
         form = UserForm(request.POST, instance=obj)
         if not form.is_valid():
             return self.show(form, status=422)
@@ -295,12 +298,25 @@ class UserEditView(CrmView):
         messages.success(self.request, _("「%(name)s」的登录锁定已解除。") % {"name": user.full_name})
         return self.after_save(user)
 
+    def hand_over(self, user: User) -> HttpResponse:
+        if not self.request.user.has_perm("accounts.change_user"):
+            return self.denied(_("您没有修改用户的权限。"))
+        form = HandOverWorkForm(self.request.POST, user=user)
+        if form.is_valid():
+            to_user = form.cleaned_data["hand_over_to"]
+            for text in services.user_hand_over_work(
+                actor=self.request.user, user=user, to_user=to_user, request=self.request
+            ):
+                messages.success(self.request, text)
+            return self.after_save(user)
+        return self.show(UserForm(instance=user), status=422, hand_over_form=form)
+
     def denied(self, message: str) -> HttpResponse:
         messages.error(self.request, message)
         obj = self.get_object()
         return self.show(UserForm(instance=obj), status=403)
 
-    def show(self, form: UserForm, status: int = 200) -> HttpResponse:
+    def show(self, form: UserForm, status: int = 200, hand_over_form: HandOverWorkForm | None = None) -> HttpResponse:
         obj = form.instance
         perms = self.request.user
         if obj.pk:
@@ -316,6 +332,11 @@ class UserEditView(CrmView):
             "login_lock": lock,
             "can_unlock": lock is not None and perms.has_perm("accounts.unlock_user"),
         }
+        # 【转交待办】: what the person holds that a colleague could take over (approvals waiting for them, …)
+        work = services.work_to_hand_over(obj) if obj.pk and perms.has_perm("accounts.change_user") else 0
+        if work:
+            context["work"] = work
+            context["hand_over_form"] = hand_over_form or HandOverWorkForm(user=obj)
         if not context["can_save"]:  # read only: the mobile masked as the list shows it
             for field in form.fields.values():
                 field.disabled = True

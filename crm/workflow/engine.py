@@ -367,3 +367,55 @@ def delete(application: Application | int, *, actor: Any, request: Any = None) -
         changes={"form_type": app.form_type, "status": app.status, "round": app.round},
     )
     app.delete()
+
+
+@dataclass(frozen=True)
+class HandedOver:
+    """What ``hand_over_tasks`` did: the applications now waiting for the colleague instead, and those left as they
+    were because the colleague cannot take them (he applied for it himself, or has already acted at that step)."""
+
+    moved: list[Application]
+    left: list[Application]
+
+
+@transaction.atomic
+def hand_over_tasks(*, actor: Any, from_user: Any, to_user: Any, request: Any = None) -> HandedOver:
+    """【转交待办】: the approvals waiting for ``from_user`` (who has left, or is away for long) go to ``to_user``,
+    each with a 转交 line in its 流程信息. Where ``to_user`` already waits at the same step (会签), ``from_user``'s
+    part is dropped. Where ``to_user`` is the applicant, or has already acted at that step, the task stays: nobody
+    approves his own application, and one person's approval does not stand for two."""
+    if to_user is None or not to_user.is_active or to_user.pk == from_user.pk:
+        raise WorkflowError(_("请选择一位在用的同事接替审批。"))
+    tasks = Task.objects.select_for_update(of=("self",)).select_related("application")
+    moved: list[Application] = []
+    left: list[Application] = []
+    for task in tasks.filter(approver=from_user, status=TaskStatus.PENDING).order_by("created_at", "id"):
+        app = task.application
+        theirs = _current_tasks(app).filter(approver=to_user).first()
+        if app.applicant_id == to_user.pk or (theirs is not None and theirs.status != TaskStatus.PENDING):
+            left.append(app)
+            continue
+        if theirs is None:
+            task.approver, task.opened_at = to_user, None
+            task.save(update_fields=["approver", "opened_at"])
+        else:
+            task.status, task.acted_at = TaskStatus.CANCELLED, timezone.now()
+            task.save(update_fields=["status", "acted_at"])
+        _event(
+            app,
+            actor,
+            EventAction.HANDOVER,
+            opinion=_("「%(from)s」的待办转交给「%(to)s」") % {"from": from_user.full_name, "to": to_user.full_name},
+            target=to_user,
+        )
+        moved.append(app)
+    if moved:
+        audit(
+            actor=actor,
+            action=AuditAction.UPDATE,
+            obj=from_user,
+            request=request,
+            object_repr=from_user.full_name,
+            changes={"handover_to": to_user.full_name, "applications": len(moved)},
+        )
+    return HandedOver(moved=moved, left=left)

@@ -249,6 +249,7 @@ class EventAction(models.TextChoices):
     TRANSFER = "transfer", _("流转")
     TAKE_BACK = "take_back", _("收回")
     SKIP = "skip", _("跳过")
+    HANDOVER = "handover", _("转交")
     FINISH = "finish", _("审批通过")
 
 

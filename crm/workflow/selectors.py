@@ -15,6 +15,10 @@ def todo(user: Any) -> QuerySet[Task]:
     return Task.objects.filter(approver=user, status=TaskStatus.PENDING)
 
 
+def todo_count(user: Any) -> int:
+    return todo(user).count()
+
+
 def todo_counts(user: Any) -> dict[str, int]:
     """Pending items of ``user`` by form type (served by the partial index on pending tasks)."""
     rows = todo(user).order_by().values("form_type").annotate(n=Count("id"))
@@ -47,8 +51,8 @@ def unfinished_approvals(user: Any) -> str | None:
     if not n:
         return None
     return _(
-        "「%(name)s」还有 %(n)d 张申请单在等其审批,停用后无人能处理:请通知这些申请单的申请人【撤销】后重新提交"
-        "(如其是部门负责人,请先为部门指定新的负责人)。"
+        "「%(name)s」还有 %(n)d 张申请单在等其审批,停用后无人能处理:请在本页选择接替的同事,【转交待办】"
+        "(如其是部门负责人,请同时为部门指定新的负责人)。"
     ) % {"name": user.full_name, "n": n}
 
 

@@ -1,4 +1,4 @@
-"""Writes around the engine: saving a draft (【保存】) and editing chains (流程配置)."""
+"""Writes around the engine: saving a draft (【保存】), editing chains (流程配置), and 【转交待办】 for accounts."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from crm.core.audit import audit, audited, form_fields
 from crm.core.models import AuditAction
 
+from . import engine
 from .engine import can_edit
 from .errors import WorkflowError
 from .models import Application, Chain, Event, EventAction, Status
@@ -78,3 +79,16 @@ def _describe(chain: Chain) -> list[str]:
 
 def in_flight(form_type: FormType) -> int:
     return Application.objects.filter(form_type=form_type.key, status=Status.IN_PROGRESS).count()
+
+
+def hand_over_approvals(actor: Any, from_user: Any, to_user: Any, request: Any = None) -> str:
+    """【转交待办】 of the approval engine (registered with accounts): the sentence of what moved and what did not."""
+    done = engine.hand_over_tasks(actor=actor, from_user=from_user, to_user=to_user, request=request)
+    text = _("%(n)d 张待审批的申请单已转交给「%(to)s」。") % {"n": len(done.moved), "to": to_user.full_name}
+    if done.left:
+        text += _("另有 %(n)d 张未转交(「%(to)s」是其申请人,或已在该步骤审批过):%(titles)s,请另选一位同事接替。") % {
+            "n": len(done.left),
+            "to": to_user.full_name,
+            "titles": "、".join(str(app) for app in done.left),
+        }
+    return text
