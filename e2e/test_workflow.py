@@ -264,3 +264,28 @@ def test_save_then_submit_makes_one_application(person: People) -> None:
     active_pane(zhang).get_by_role("link", name="新增测试申请").click()
     expect(active_pane(zhang).get_by_role("heading", name="新增测试申请")).to_be_visible()
     expect(active_pane(zhang).get_by_label(label("事由"))).to_have_value("")
+
+
+def test_the_administrator_hands_a_leaver_s_approvals_to_a_colleague(person: People) -> None:
+    manager_then_director()
+    zhang = person("张伟")
+    new_application(zhang, SUBJECT, 300)  # waits for 李明
+
+    admin = person("管理员")
+    open_from_menu(admin, "用户管理")
+    table_rows(admin).filter(has=admin.get_by_role("cell", name="李明", exact=True)).dblclick()
+    expect(tab(admin, "李明")).to_have_attribute("aria-selected", "true")
+    work = active_pane(admin).get_by_test_id("hand-over")
+    expect(work).to_contain_text("「李明」有 1 项待办")
+    work.get_by_label(label("接替人")).select_option(label="周丽(销售二组)")
+    asked: list[str] = []
+    admin.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
+    work.get_by_role("button", name="转交待办").click()
+    expect(message(admin, "1 张待审批的申请单已转交给「周丽」。")).to_be_visible()
+    assert asked == ["确定把「李明」的待办转交给所选的同事吗?"]
+    expect(active_pane(admin).get_by_test_id("hand-over")).to_have_count(0)
+
+    zhou = person("周丽")
+    expect_todo_count(zhou, 1)
+    open_todo(zhou, SUBJECT)
+    expect(button(zhou, "通过")).to_be_visible()
