@@ -139,27 +139,50 @@ def rolling_net(customer: Customer | int, *, as_of: datetime | None = None, mont
     return total if total is not None else Decimal("0.00")
 
 
+@dataclass(frozen=True)
+class Progress:
+    """Where a member stands on the ladder: the net consumption of the rolling window (``months``), the next level
+    up (``None`` at the top) and what is still short of its threshold (0 when reached: the next sale upgrades)."""
+
+    net: Decimal
+    months: int
+    next_level: MemberLevel | None
+    short: Decimal
+
+
+def level_progress(customer: Customer, level: MemberLevel) -> Progress:
+    """The member's progress from ``level`` (their level now) towards the next one up."""
+    months = loyalty_settings().window_months
+    above = (
+        MemberLevel.objects.filter(rank__gt=level.rank)
+        .annotate(net=_net(customer, None, months))
+        .order_by("rank")
+        .first()
+    )
+    if above is None:
+        return Progress(net=rolling_net(customer, months=months), months=months, next_level=None, short=Decimal(0))
+    return Progress(net=above.net, months=months, next_level=above, short=max(above.threshold - above.net, Decimal(0)))
+
+
 def upgrade_for(
     customer: Customer | int, *, above: MemberLevel, months: int, as_of: datetime | None = None
 ) -> tuple[MemberLevel, Decimal] | None:
     """The highest level above ``above`` that the rolling net consumption reaches, with that net; ``None`` when
     it reaches none. One query (the sum is a subquery of the levels'), as ``qualifying_level`` over
     ``rolling_net`` would answer."""
-    net = Coalesce(
-        Subquery(
-            _window(customer, as_of, months).values("customer_id").annotate(s=Sum("amount")).values("s")[:1],
-            output_field=NET,
-        ),
-        Decimal("0.00"),
-        output_field=NET,
-    )
     level = (
-        MemberLevel.objects.annotate(net=net)
+        MemberLevel.objects.annotate(net=_net(customer, as_of, months))
         .filter(rank__gt=above.rank, threshold__lte=F("net"))
         .order_by("-rank")
         .first()
     )
     return None if level is None else (level, level.net)
+
+
+def _net(customer: Customer | int, as_of: datetime | None, months: int) -> Coalesce:
+    """``rolling_net`` as an expression, to read with the levels in one query."""
+    total = _window(customer, as_of, months).values("customer_id").annotate(s=Sum("amount")).values("s")[:1]
+    return Coalesce(Subquery(total, output_field=NET), Decimal("0.00"), output_field=NET)
 
 
 def _window(customer: Customer | int, as_of: datetime | None, months: int) -> Any:

@@ -287,6 +287,8 @@ def points_tab(request: HttpRequest, customer: Customer) -> str:
             "count_more": more,
         }
     )
+    if context["is_member"] and request.user.has_perm("loyalty.view_memberlevel"):
+        context["progress"] = selectors.level_progress(customer, context["level"])
     return render_to_string("loyalty/tab_points.html", context, request=request)
 
 

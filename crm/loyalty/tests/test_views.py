@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -351,6 +352,30 @@ def test_the_points_tab_shows_expiring_points_and_level_history(
     assert "消费升级" in html
 
 
+def test_the_points_tab_says_how_far_the_next_level_is(
+    zhang_member: Customer, buy: Callable[..., Consumption], client_for: Any
+) -> None:
+    from django.contrib.auth.models import Permission
+
+    from crm.accounts.models import Role
+    from crm.loyalty.models import MemberLevel
+
+    def progress(who: str = "张伟") -> str:
+        html = _tab(client_for(who), zhang_member, "points").content.decode()
+        start = html.find('data-testid="level-progress">')
+        return "" if start < 0 else html[start:].split(">", 1)[1].split("</p>", 1)[0]
+
+    buy(zhang_member, "30000.00")
+    assert progress() == "近 12 个月净消费 30,000.00 元;距「银卡」(50,000.00 元)还差 <strong>20,000.00</strong> 元。"
+    MemberLevel.objects.filter(name="银卡").update(threshold=Decimal("20000.00"))  # the rules changed since
+    assert progress() == "近 12 个月净消费 30,000.00 元;已达到「银卡」的门槛,下一笔消费时升级。"
+    buy(zhang_member, "1000000.00")
+    assert progress() == "近 12 个月净消费 1,030,000.00 元;已是最高等级「钻石卡」。"
+    # shown to whom may see the levels (查看会员等级)
+    Role.objects.get(name="业务员").permissions.remove(Permission.objects.get(codename="view_memberlevel"))
+    assert progress() == ""
+
+
 def test_the_consumption_tab_shows_refunds_against_their_sale(
     history: dict, zhang_member: Customer, client_for: Any
 ) -> None:
@@ -430,6 +455,7 @@ def test_the_points_tab_queries_do_not_grow_with_entries(
     row shows is joined), no count over every entry."""
     request = RequestFactory().get("/")
     request.user = people["张伟"]
+    assert request.user.has_perm("loyalty.view_memberlevel")  # his permissions read (once per request) beforehand
 
     def cost() -> int:
         with CaptureQueriesContext(connection) as ctx:
@@ -443,7 +469,9 @@ def test_the_points_tab_queries_do_not_grow_with_entries(
         buy(zhang_member, "100.00", order_no=f"S-{i + 2}")
         services.points_gift(customer=zhang_member, points=5, reason="礼遇", source_ref=f"application:{i}")
         services.points_redeem(customer=zhang_member, points=3, operator=people["张伟"])
-    assert small == cost() == 5  # account, expiring, level history, one page of entries, capped count
+    # account, expiring, level history, one page of entries, capped count; the rules and the next level with the
+    # rolling net consumption (距下一等级)
+    assert small == cost() == 7
 
 
 def test_the_consumption_tab_queries_do_not_grow_with_rows(
