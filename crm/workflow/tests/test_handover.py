@@ -103,3 +103,14 @@ def test_what_the_colleague_cannot_take_stays(org) -> None:
     assert pending(leaver) == ["同事已通过", "同事自己的"]
     assert Task.objects.get(application=waiting, approver=leaver).status == TaskStatus.CANCELLED
     assert pending(colleague) == ["两人都在等", "同事自己的"]  # his task there was never the leaver's
+
+    # again: nothing left that he can take; both named, nothing written
+    from crm.workflow.services import hand_over_approvals
+
+    entries = AuditLog.objects.count()
+    text = hand_over_approvals(org["管理员"], leaver, colleague)
+    assert text == (
+        f"2 张未转交(「{colleague.full_name}」是其申请人,或已在该步骤审批过):同事已通过、同事自己的,"
+        "请另选一位同事接替。"
+    )
+    assert AuditLog.objects.count() == entries
