@@ -132,7 +132,7 @@ class WorkHandover:
     built on accounts (the approval engine, …) register theirs here, since accounts may not import them."""
 
     count: Callable[[User], int]
-    give: Callable[[Any, User, User, HttpRequest | None], str]
+    give: Callable[[Any, User, User, HttpRequest | None], tuple[int, str]]  # (how many moved, the sentence)
 
 
 _handovers: list[WorkHandover] = []
@@ -149,11 +149,14 @@ def work_to_hand_over(user: User) -> int:
 
 
 @transaction.atomic
-def user_hand_over_work(*, actor: Any, user: User, to_user: User, request: HttpRequest | None = None) -> list[str]:
-    """【转交待办】: give everything ``user`` holds to ``to_user`` (an active colleague); what moved, in sentences."""
+def user_hand_over_work(
+    *, actor: Any, user: User, to_user: User, request: HttpRequest | None = None
+) -> list[tuple[int, str]]:
+    """【转交待办】: give everything ``user`` holds to ``to_user`` (an active colleague); for each kind of work, how
+    many items moved and the sentence that says what moved and what did not."""
     if to_user is None or not to_user.is_active or to_user.pk == user.pk:
         raise ValidationError(_("请选择一位在用的同事接替。"))
-    return [text for h in _handovers if h.count(user) and (text := h.give(actor, user, to_user, request))]
+    return [h.give(actor, user, to_user, request) for h in _handovers if h.count(user)]
 
 
 def user_unlock(*, actor: Any, user: User, request: HttpRequest | None = None) -> int:

@@ -304,10 +304,10 @@ class UserEditView(CrmView):
         form = HandOverWorkForm(self.request.POST, user=user)
         if form.is_valid():
             to_user = form.cleaned_data["hand_over_to"]
-            for text in services.user_hand_over_work(
+            for moved, text in services.user_hand_over_work(
                 actor=self.request.user, user=user, to_user=to_user, request=self.request
             ):
-                messages.success(self.request, text)
+                (messages.success if moved else messages.warning)(self.request, text)
             return self.after_save(user)
         return self.show(UserForm(instance=user), status=422, hand_over_form=form)
 

@@ -30,17 +30,23 @@ def _ladder(application: Application) -> list[User]:
     return out
 
 
+def _posts_above(application: Application) -> list[User]:
+    """The managers of the applicant's line, nearest first, without the applicant (nobody approves his own
+    application, so a manager's goes to the manager above him). One who is no longer active keeps his place: his
+    post is vacant, and the posts above it stay where they are (the 总监 is still the one above)."""
+    return [m for m in _ladder(application) if m.pk != application.applicant_id]
+
+
 def managers_above(application: Application) -> list[User]:
-    """The active managers of the applicant's line, nearest first, without the applicant: nobody approves his
-    own application, so a manager's goes to the manager above him."""
-    return [m for m in _ladder(application) if m.is_active and m.pk != application.applicant_id]
+    """The active managers of the applicant's line, nearest first, without the applicant."""
+    return [m for m in _posts_above(application) if m.is_active]
 
 
 def step_approvers(application: Application, step: dict[str, Any]) -> list[User]:
     kind = step["kind"]
     if kind in LADDER_LEVELS:
         index = LADDER_LEVELS[kind]
-        return managers_above(application)[index : index + 1]
+        return [m for m in _posts_above(application)[index : index + 1] if m.is_active]
     if kind == ApproverKind.ROLE:
         return list(User.objects.filter(roles=step["role"], is_active=True).order_by("id"))
     pk = step["user"] if kind == ApproverKind.USER else application.assignee_id

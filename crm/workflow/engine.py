@@ -405,7 +405,7 @@ def hand_over_tasks(*, actor: Any, from_user: Any, to_user: Any, request: Any = 
             app,
             actor,
             EventAction.HANDOVER,
-            opinion=_("「%(from)s」的待办转交给「%(to)s」") % {"from": from_user.full_name, "to": to_user.full_name},
+            opinion=_("「%(from)s」的待办转交给「%(to)s」") % {"from": from_user, "to": to_user},
             target=to_user,
         )
         moved.append(app)
@@ -415,7 +415,7 @@ def hand_over_tasks(*, actor: Any, from_user: Any, to_user: Any, request: Any = 
             action=AuditAction.UPDATE,
             obj=from_user,
             request=request,
-            object_repr=from_user.full_name,
-            changes={"handover_to": to_user.full_name, "applications": len(moved)},
+            object_repr=str(from_user),
+            changes={"handover_to": str(to_user), "applications": len(moved)},
         )
     return HandedOver(moved=moved, left=left)

@@ -81,15 +81,15 @@ def in_flight(form_type: FormType) -> int:
     return Application.objects.filter(form_type=form_type.key, status=Status.IN_PROGRESS).count()
 
 
-def hand_over_approvals(actor: Any, from_user: Any, to_user: Any, request: Any = None) -> str:
+def hand_over_approvals(actor: Any, from_user: Any, to_user: Any, request: Any = None) -> tuple[int, str]:
     """【转交待办】 of the approval engine (registered with accounts): the sentence of what moved and what did not."""
     done = engine.hand_over_tasks(actor=actor, from_user=from_user, to_user=to_user, request=request)
     said = []
     if done.moved:
-        said.append(_("%(n)d 张待审批的申请单已转交给「%(to)s」。") % {"n": len(done.moved), "to": to_user.full_name})
+        said.append(_("%(n)d 张待审批的申请单已转交给「%(to)s」。") % {"n": len(done.moved), "to": to_user})
     if done.left:
         said.append(
             _("%(n)d 张未转交(「%(to)s」是其申请人,或已在该步骤审批过):%(titles)s,请另选一位同事接替。")
-            % {"n": len(done.left), "to": to_user.full_name, "titles": "、".join(str(app) for app in done.left)}
+            % {"n": len(done.left), "to": to_user, "titles": "、".join(str(app) for app in done.left)}
         )
-    return "".join(said)
+    return len(done.moved), "".join(said)

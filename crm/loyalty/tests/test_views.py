@@ -384,7 +384,7 @@ def test_the_consumption_tab_shows_refunds_against_their_sale(
     dinner = html.index("A-001")
     assert room < refund < dinner  # newest sale first, its refund right under it
     assert 'data-testid="net-consumption">2,500.00<' in html
-    assert "共 2 笔消费" in html
+    assert "累计 2 笔消费" in html
 
 
 def test_tabs_out_of_scope_are_404(history: dict, zhang_member: Customer, client_for: Any) -> None:

@@ -67,6 +67,11 @@ def test_handing_over_needs_an_active_colleague(client_for, manager_director_cha
     assert r.status_code == 422 and "请选择一位在用的同事接替。" in r.content.decode()
     r = admin.post(url, {"_action": "hand_over", "hand_over_to": ming.pk}, HTTP_HX_REQUEST="true")
     assert r.status_code == 422
+    # to the applicant himself: nothing moves, and the page says so as a warning, not as a success
+    r = admin.post(url, {"_action": "hand_over", "hand_over_to": org["张伟"].pk}, HTTP_HX_REQUEST="true")
+    html = r.content.decode()
+    assert r.status_code == 200 and "1 张未转交(「张伟」是其申请人" in html
+    assert "alert-warning" in html and "alert-success" not in html
     assert pending(ming) == ["采购茶叶"]
     with pytest.raises(WorkflowError):
         hand_over_tasks(actor=org["管理员"], from_user=ming, to_user=gone)
@@ -108,9 +113,42 @@ def test_what_the_colleague_cannot_take_stays(org) -> None:
     from crm.workflow.services import hand_over_approvals
 
     entries = AuditLog.objects.count()
-    text = hand_over_approvals(org["管理员"], leaver, colleague)
-    assert text == (
+    moved, text = hand_over_approvals(org["管理员"], leaver, colleague)
+    assert moved == 0 and text == (
         f"2 张未转交(「{colleague.full_name}」是其申请人,或已在该步骤审批过):同事已通过、同事自己的,"
         "请另选一位同事接替。"
     )
     assert AuditLog.objects.count() == entries
+
+
+def test_a_handed_over_application_still_reaches_the_director(manager_director_chain, org) -> None:
+    """李明 (销售一组's manager) has left and nobody heads his group yet: what waited for him goes to 周丽, and
+    after her the director above his group, 王建国, still approves; a new application from the group stops at
+    once, saying that its first step has nobody (the post is vacant, not skipped)."""
+    ming, zhou, wang = org["李明"], org["周丽"], org["王建国"]
+    app = new_app(org["张伟"], subject="孙富贵")
+    transition(app, "submit", actor=org["张伟"])
+    ming.is_active = False
+    ming.save()
+    hand_over_tasks(actor=org["管理员"], from_user=ming, to_user=zhou)
+    transition(app, "approve", actor=zhou)
+    assert pending(wang) == ["孙富贵"]
+    with pytest.raises(WorkflowError, match="第 1 步「第1步」找不到审批人"):
+        transition(new_app(org["张伟"], subject="赵有钱"), "submit", actor=org["张伟"])
+
+
+def test_a_namesake_is_named_by_the_login_name(client_for, manager_director_chain, org) -> None:
+    """Two 张伟: the message and 流程信息 say which one took the approvals over."""
+    from crm.accounts.models import User
+
+    other = User.objects.get(username="张伟(销售二组)")
+    app = new_app(org["刘洋"])
+    transition(app, "submit", actor=org["刘洋"])
+    r = client_for("管理员").post(
+        reverse("accounts:user_edit", args=[org["李明"].pk]),
+        {"_action": "hand_over", "hand_over_to": other.pk},
+        HTTP_HX_REQUEST="true",
+    )
+    assert "1 张待审批的申请单已转交给「张伟(销售二组)」。" in r.content.decode()
+    timeline = client_for("管理员").get(reverse("workflow:timeline", args=[app.pk])).content.decode()
+    assert "转交 → 张伟(销售二组)" in timeline
