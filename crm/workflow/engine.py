@@ -389,10 +389,16 @@ def hand_over_tasks(*, actor: Any, from_user: Any, to_user: Any, request: Any = 
     tasks = Task.objects.select_for_update(of=("self",)).select_related("application")
     moved: list[Application] = []
     left: list[Application] = []
-    for task in tasks.filter(approver=from_user, status=TaskStatus.PENDING).order_by("created_at", "id"):
+    waiting = list(tasks.filter(approver=from_user, status=TaskStatus.PENDING).order_by("created_at", "id"))
+    # the colleague's own part at the same steps, read once (a pending task is always at its application's step)
+    theirs_at = {
+        (t.application_id, t.round, t.step): t.status
+        for t in Task.objects.filter(approver=to_user, application__in=[t.application_id for t in waiting])
+    }
+    for task in waiting:
         app = task.application
-        theirs = _current_tasks(app).filter(approver=to_user).first()
-        if app.applicant_id == to_user.pk or (theirs is not None and theirs.status != TaskStatus.PENDING):
+        theirs = theirs_at.get((task.application_id, task.round, task.step))
+        if app.applicant_id == to_user.pk or (theirs is not None and theirs != TaskStatus.PENDING):
             left.append(app)
             continue
         if theirs is None:

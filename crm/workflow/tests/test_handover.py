@@ -152,3 +152,18 @@ def test_a_namesake_is_named_by_the_login_name(client_for, manager_director_chai
     assert "1 张待审批的申请单已转交给「张伟(销售二组)」。" in r.content.decode()
     timeline = client_for("管理员").get(reverse("workflow:timeline", args=[app.pk])).content.decode()
     assert "转交 → 张伟(销售二组)" in timeline
+
+
+def test_handing_over_reads_the_same_whatever_the_number_of_tasks(manager_director_chain, org) -> None:
+    """What the colleague already holds at those steps is read once, not once per task."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def reads(n: int, to: str) -> int:
+        for i in range(n):
+            transition(new_app(org["张伟"], subject=f"单{to}{i}"), "submit", actor=org["张伟"])
+        with CaptureQueriesContext(connection) as ctx:
+            hand_over_tasks(actor=org["管理员"], from_user=org["李明"], to_user=org[to])
+        return sum(1 for q in ctx.captured_queries if q["sql"].startswith("SELECT"))
+
+    assert reads(1, "周丽") == reads(4, "杨帆")
