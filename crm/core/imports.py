@@ -517,9 +517,10 @@ def save_preview(
     good: int,
     problems: list[dict[str, Any]],
     unused: Sequence[str] = (),
+    notices: Sequence[str] = (),
 ) -> ImportBatch:
-    """The batch of a checked file (nothing imported yet): the upload itself, its counts, each problem row, and the
-    columns of the file that are not imported (``Table.unused``)."""
+    """The batch of a checked file (nothing imported yet): the upload itself, its counts, each problem row, the
+    columns of the file that are not imported (``Table.unused``) and the checker's notices about the file."""
     return ImportBatch.objects.create(
         kind=kind,
         filename=filename.replace("\x00", "")[:200],  # PostgreSQL text cannot hold U+0000
@@ -529,6 +530,7 @@ def save_preview(
         skipped=len(problems),
         problems=problems,
         unused_columns=list(unused),
+        notices=list(notices),
         data=data,
     )
 

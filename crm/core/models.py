@@ -138,6 +138,9 @@ class ImportBatch(models.Model):
     skipped = models.PositiveIntegerField(_("未导入"), default=0)
     problems = models.JSONField(_("问题行"), default=list, blank=True)
     unused_columns = models.JSONField(_("未导入的列"), default=list, blank=True)
+    # Sentences about the file as a whole that stop no row but the importer should read before 【导入】
+    # (a name in the 负责人 column that is one person's login name and another's full name).
+    notices = models.JSONField(_("提醒"), default=list, blank=True)
     data = models.BinaryField(null=True, blank=True, editable=False)
     committed_at = models.DateTimeField(_("导入时间"), null=True, blank=True)
     undone_at = models.DateTimeField(_("撤销时间"), null=True, blank=True)

@@ -111,6 +111,7 @@ KINDS = {
 class Checked:
     good: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     problems: list[dict[str, Any]] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
 
 
 def _duplicates(
@@ -142,7 +143,8 @@ class Checker:
         for key, code in DICTS.items():
             items = DictItem.objects.filter(dict_type__code=code, is_active=True).values_list("id", "label", "code")
             self.dicts[key] = {**{c: i for i, _l, c in items}, **{lbl: i for i, lbl, _c in items}}
-        self.people = _people()
+        self.people, self.namesakes = _people()
+        self.by_login: dict[str, int] = {}  # rows whose 负责人 is a login name that is also others' full name
         self.grant = actor.data_grant("change", fresh=True)
         self.today = timezone.localdate()
         keys = {c.key for c in kind.columns}
@@ -178,7 +180,20 @@ class Checker:
                 )
             else:
                 out.good.append((line, row))
+        out.notices = [self._namesake_notice(text, n) for text, n in self.by_login.items()]
         return out
+
+    def _namesake_notice(self, text: str, rows: int) -> str:
+        """「张伟」 in the 负责人 column goes to the person who logs in as 张伟; say so when others are named 张伟 too,
+        and how to name them instead."""
+        owner = self.people[text][0]
+        others = "、".join(
+            _("%(dept)s的「%(login)s」") % {"dept": _department(u), "login": u.username} for u in self.namesakes[text]
+        )
+        return _(
+            "负责人填「%(v)s」的 %(n)d 行按登录名给了%(dept)s的%(v)s;同名的还有%(others)s。"
+            "如果这些行指的是后者,请把负责人改成其登录名后重新上传。"
+        ) % {"v": text, "n": rows, "dept": _department(owner), "others": others}
 
     def _row(self, values: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
         problems: list[str] = []
@@ -272,6 +287,8 @@ class Checker:
                 problems.append(_("负责人「%(v)s」有重名,请填写登录名(%(logins)s)") % {"v": text, "logins": logins})
                 return
             owner = matches[0]
+            if text in self.namesakes:
+                self.by_login[text] = self.by_login.get(text, 0) + 1
         g = self.grant
         if not (g.all or owner.pk in g.user_ids or owner.department_id in g.department_ids):
             # as written (a login name such as 张伟(销售二组) tells apart two people of one name)
@@ -291,17 +308,28 @@ def _column(kind: ImportKind, key: str) -> str:
     return next((c.label for c in kind.columns if c.key == key), key)
 
 
-def _people() -> dict[str, list[User]]:
-    """Active people by login name and by full name. A login name is exact: 「张伟」 is the one who logs in
-    as 张伟, even when a namesake's full name is 张伟 too (the login page reads it the same way)."""
-    users = list(User.objects.filter(is_active=True).only("id", "username", "full_name", "department_id"))
+def _people() -> tuple[dict[str, list[User]], dict[str, list[User]]]:
+    """Active people by login name and by full name, and the login names that are other people's full names
+    too, with those people. A login name is exact: 「张伟」 is the one who logs in as 张伟, even when a
+    namesake's full name is 张伟 too (the login page reads it the same way); the check says so in a notice."""
+    users = list(
+        User.objects.filter(is_active=True)
+        .select_related("department")
+        .only("id", "username", "full_name", "department_id", "department__name")
+        .order_by("username")
+    )
     out: dict[str, list[User]] = {}
     for u in users:
         if u.full_name != u.username:
             out.setdefault(u.full_name, []).append(u)
+    namesakes = {u.username: out[u.username] for u in users if u.username in out}
     for u in users:
         out[u.username] = [u]
-    return out
+    return out, namesakes
+
+
+def _department(user: User) -> str:
+    return user.department.name if user.department else _("未分配部门")
 
 
 def _matching(qs: models.QuerySet, column: str, values: list[str]) -> Iterator[models.QuerySet]:
@@ -360,6 +388,7 @@ def preview(*, actor: Any, kind: ImportKind, data: bytes, filename: str) -> Impo
         good=len(checked.good),
         problems=checked.problems,
         unused=table.unused,
+        notices=checked.notices,
     )
 
 

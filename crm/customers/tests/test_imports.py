@@ -99,11 +99,21 @@ def test_an_xlsx_with_titles_is_checked_row_by_row_then_committed_and_undone(peo
     assert ImportBatch.objects.get(pk=batch.pk).status == ImportStatus.UNDONE
 
 
-def test_an_owner_is_named_by_login_name_or_by_an_unambiguous_full_name(people: dict[str, Any]) -> None:
+def test_an_owner_is_named_by_login_name_or_by_an_unambiguous_full_name(
+    client_for: Any, people: dict[str, Any]
+) -> None:
     rows = [["姓名", "手机号", "负责人"], ["甲", "13800000041", "张伟"], ["乙", "13800000042", "张伟(销售二组)"]]
     rows += [["丙", "13800000043", "刘洋"], ["丁", "13800000044", "无此人"]]
-    batch = imports.preview(actor=people["王建国"], kind=imports.KINDS["lead"], data=xlsx(rows), filename="o.xlsx")
+    upload = {"_action": "preview", "file": SimpleUploadedFile("o.xlsx", xlsx(rows))}
+    page = client_for("王建国").post(reverse("customers:import", args=["lead"]), upload).content.decode()
+    assert 'data-testid="import-notice">负责人填「张伟」的 1 行按登录名给了销售一组的张伟' in page
+    batch = ImportBatch.objects.get(filename="o.xlsx")
     assert batch.imported == 3 and "不是在职员工" in batch.problems[0]["problems"][0]
+    # 「张伟」 is a login name and another person's full name: the row goes by the login, and the preview says so
+    assert batch.notices == [
+        "负责人填「张伟」的 1 行按登录名给了销售一组的张伟;同名的还有销售二组的「张伟(销售二组)」。"
+        "如果这些行指的是后者,请把负责人改成其登录名后重新上传。"
+    ]
     imports.commit(actor=people["王建国"], batch=batch)
     owners = dict(Lead.objects.values_list("name", "owner__username"))
     assert owners == {"甲": "张伟", "乙": "张伟(销售二组)", "丙": "刘洋"}
@@ -111,6 +121,7 @@ def test_an_owner_is_named_by_login_name_or_by_an_unambiguous_full_name(people: 
     again = [["姓名", "手机号", "负责人"], ["戊", "13800000045", "张伟(销售二组)"]]
     batch = imports.preview(actor=people["李明"], kind=imports.KINDS["lead"], data=xlsx(again), filename="p.xlsx")
     assert batch.problems[0]["problems"] == ["负责人「张伟(销售二组)」不在您的数据权限范围内"]
+    assert batch.notices == []  # a login name nobody else is named after needs no notice
 
 
 def test_undo_is_refused_once_an_imported_record_was_followed_up(people: dict[str, Any]) -> None:
