@@ -12,7 +12,7 @@ were answered 201, each with its earn entry, and runs ``points_reconcile``; then
 with 100,000 entries for his owner (Django test client, median of ``TAB_RUNS``).
 
 The parent prints the figures and rewrites its own section of docs/performance.md (``bench:pos``).
-Options: ``--seconds N``, ``--threads N``, ``--no-doc``. Environment: ``BENCH_POS_PG_URL``.
+Options: ``--seconds N``, ``--threads N``, ``--no-doc``. Environment: ``BENCH_POS_PG_URL``, ``BENCH_POS_PORT``.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import os
 import random
 import secrets
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -49,7 +50,7 @@ WARMUP_SECONDS = 5
 TAB_RUNS = 15
 TARGET_POSTS_S = 500
 TARGET_TAB_MS = 50.0
-PORT = 8765
+PORT = int(os.environ.get("BENCH_POS_PORT", "8765"))
 OWNER = "张伟"
 
 
@@ -271,9 +272,14 @@ def start_gunicorn(floors: bool = False) -> subprocess.Popen[bytes]:
         "warning",
     ]
     env = {**django_env(), **({"DJANGO_SETTINGS_MODULE": "pos_floor_settings"} if floors else {})}
+    with socket.socket() as probe:  # another server on the port would answer the load in gunicorn's place
+        if probe.connect_ex(("127.0.0.1", PORT)) == 0:
+            raise SystemExit(f"pos: port {PORT} is taken by another server; stop it or set BENCH_POS_PORT")
     server = subprocess.Popen(command, env=env, cwd=ROOT)  # noqa: S603
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {server.returncode}")
         try:
             conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=2)
             conn.request("GET", "/api/v1/openapi.json", headers={"X-Forwarded-Proto": "https"})
