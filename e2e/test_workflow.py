@@ -289,3 +289,45 @@ def test_the_administrator_hands_a_leaver_s_approvals_to_a_colleague(person: Peo
     expect_todo_count(zhou, 1)
     open_todo(zhou, SUBJECT)
     expect(button(zhou, "通过")).to_be_visible()
+
+
+def test_a_manager_approves_a_page_of_applications_at_once(person: People) -> None:
+    manager_then_director()
+    zhang = person("张伟")
+    for subject, amount in (("采购茶叶", 300), ("采购红酒", 800), ("采购雪茄", 500)):
+        new_application(zhang, subject, amount)
+
+    li = person("李明")
+    expect_todo_count(li, 3)
+    open_from_menu(li, "待办业务")
+    rows = table_rows(li)
+    expect(rows).to_have_count(3)
+    # ticks two of the three, double-clicking a tick box opens nothing
+    for subject in ("采购茶叶", "采购红酒"):
+        rows.filter(has_text=subject).get_by_role("checkbox").dblclick()
+    expect(tab(li, "采购茶叶")).to_have_count(0)  # no application opened
+    for subject in ("采购茶叶", "采购红酒"):  # a double click ticks and unticks
+        expect(rows.filter(has_text=subject).get_by_role("checkbox")).not_to_be_checked()
+    for subject in ("采购茶叶", "采购红酒"):
+        rows.filter(has_text=subject).get_by_role("checkbox").check()
+    active_pane(li).get_by_label(label("审批意见")).fill("同意")
+    asked: list[str] = []
+    li.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
+    press(li, "批量通过")
+    expect(message(li, "已通过 2 张申请单。")).to_be_visible()
+    assert asked == ["对勾选的申请单逐张【通过】?"]
+    expect(table_rows(li)).to_have_count(1)
+    expect(table_rows(li)).to_contain_text("采购雪茄")
+    expect_todo_count(li, 1)
+
+    # 全选本页 ticks what is left
+    active_pane(li).get_by_role("checkbox", name="全选本页").check()
+    expect(table_rows(li).get_by_role("checkbox")).to_be_checked()
+
+    # they wait for 王建国 now, with 李明's opinion in 【流程信息】
+    wang = person("王建国")
+    expect_todo_count(wang, 2)
+    open_todo(wang, "采购红酒")
+    active_pane(wang).get_by_role("link", name="流程信息").click()
+    timeline = active_pane(wang).get_by_role("region", name="流程信息")
+    expect(timeline.locator("tbody tr").filter(has_text="李明").filter(has_text="通过")).to_contain_text("同意")

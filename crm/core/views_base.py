@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -51,6 +51,25 @@ class Button:
     @property
     def tab_key(self) -> str:
         return self.href
+
+
+@dataclass(frozen=True)
+class BulkAction:
+    """A button under a list acting on the rows ticked on its page (e.g. 【批量通过】 in 〖待办业务〗); the view's
+    ``bulk`` does it, row by row, through the same service a record's own page uses."""
+
+    name: str
+    label: Any
+    style: str = "btn-primary"
+    confirm: Any = None  # a question asked before it is done
+
+
+@dataclass
+class BulkOutcome:
+    """What a bulk action did: how many rows, and each row refused with its title and sentence."""
+
+    done: int = 0
+    refused: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -143,6 +162,8 @@ class ObjectListView(CrmView):
     select_related: ClassVar[tuple[str, ...]] = ()
     template_name: ClassVar[str] = "core/list.html"
     keys_first: ClassVar[bool] = False  # a scope reached through a join: see KeysetPaginator
+    bulk_actions: ClassVar[list[BulkAction]] = []
+    bulk_form_class: ClassVar[type[forms.Form] | None] = None  # what a bulk action carries (e.g. 审批意见)
 
     # -- configuration hooks ----------------------------------------------------------------------
     def get_queryset(self, action: str = "view") -> QuerySet:
@@ -168,6 +189,16 @@ class ObjectListView(CrmView):
 
     def quick_filters(self) -> list[QuickFilter]:
         return []
+
+    def get_bulk_actions(self) -> list[BulkAction]:
+        return list(self.bulk_actions)
+
+    def bulk(self, action: str, rows: list[Any], form: forms.Form | None) -> BulkOutcome:
+        """Do bulk ``action`` on ``rows`` (the ticked rows still in this list for this user)."""
+        raise NotImplementedError
+
+    def bulk_done_message(self, action: BulkAction, done: int) -> str:
+        return _("已%(action)s %(n)d 条。") % {"action": action.label, "n": done}
 
     # -- machinery --------------------------------------------------------------------------------
     def sort_options(self) -> dict[str, str]:
@@ -242,12 +273,48 @@ class ObjectListView(CrmView):
             # evaluated only where rendered (the whole list), not for a refresh of the results alone
             "quick_filters": lambda: [_quick(f, query) for f in self.quick_filters()],
             "can_export": self.can_export(),
+            "bulk_actions": self.get_bulk_actions() if rows else [],
+            "bulk_form": self.bulk_form_class() if self.bulk_form_class and rows else None,
             # said with the results too: a search refreshes only them, not the form with its messages
             "condition_errors": condition_errors(form),
         }
         target = request.headers.get("HX-Target", "")
         partial = "results" if target.startswith("results-") else "content"
         return self.render_page(self.template_name, context, partial=partial)
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        """A bulk action on the rows ticked; answered with the list again (same conditions), saying what was done
+        and, row by row, what was refused and why. Rows no longer in the list (handled by someone else since, or
+        never the user's) are counted as such, never acted on."""
+        actions = {a.name: a for a in self.get_bulk_actions()}
+        action = actions.get(request.POST.get("_bulk", ""))
+        if action is None:
+            messages.error(request, _("这个列表没有这项操作。"))
+            return self.get(request, *args, **kwargs)
+        ticked = list(dict.fromkeys(int(v) for v in request.POST.getlist("pk") if v.isdecimal() and len(v) < 19))
+        form = self.bulk_form_class(request.POST) if self.bulk_form_class else None
+        if not ticked:
+            messages.error(request, _("请先勾选要%(action)s的行。") % {"action": action.label})
+        elif len(ticked) > self.page_size:
+            messages.error(request, _("一次最多处理 %(n)d 条。") % {"n": self.page_size})
+        elif form is not None and not form.is_valid():
+            wrong = [f"{form[name].label}:{' '.join(map(str, errors))}" for name, errors in form.errors.items()]
+            messages.error(request, _("没有处理:%(wrong)s") % {"wrong": ";".join(wrong)})
+        else:
+            rows = list(self.get_queryset("change").filter(pk__in=ticked))
+            outcome = self.bulk(action.name, sorted(rows, key=lambda r: ticked.index(r.pk)), form)
+            gone = len(ticked) - len(rows)
+            if outcome.done:
+                messages.success(request, self.bulk_done_message(action, outcome.done))
+            refused = [f"「{title}」:{reason}" for title, reason in outcome.refused]
+            if gone:
+                refused.append(_("%(n)d 条已不在列表中(可能已由别人处理),没有处理。") % {"n": gone})
+            if refused:
+                head = _("以下没有%(action)s:") % {"action": action.label}
+                messages.warning(request, head + ";".join(refused))
+        response = self.get(request, *args, **kwargs)
+        response["HX-Trigger"] = "crm:changed"
+        return response
 
     def export(self, form: ListFilterForm) -> HttpResponse:
         """The list under the current conditions as an .xlsx file. A refusal is one plain sentence (the page

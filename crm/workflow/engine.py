@@ -56,6 +56,15 @@ ACTION_LABELS = {
 }
 
 
+def approval_label(app: Application, step_index: int | None = None) -> str:
+    """The name of 【通过】 at a step (by default the current one): the step's own, else the form type's
+    (【提交】 in lead review), else 通过."""
+    shown = app.current_step if step_index is None else step_index
+    step = app.steps[shown] if shown is not None and shown < len(app.steps) else {}
+    ft = form_types.get(app.form_type)
+    return str(step.get("label") or (ft.approve_label if ft else "") or ACTION_LABELS["approve"])
+
+
 def _current_tasks(app: Application) -> QuerySet[Task]:
     """The tasks of the step the application is at, in its current submission."""
     return app.tasks.filter(round=app.round, step=app.current_step)  # type: ignore[misc]

@@ -28,6 +28,17 @@ class TaskFilterForm(ListFilterForm):
     lookups = {"form_type": "form_type", "title": "application__title__contains"}
 
 
+class BulkApproveForm(forms.Form):
+    """What 【批量通过】 carries: one opinion for every application ticked."""
+
+    opinion = forms.CharField(
+        label=_("审批意见"),
+        required=False,
+        max_length=1000,
+        widget=forms.TextInput(attrs={"placeholder": _("如:同意")}),
+    )
+
+
 class ApplicationFilterForm(ListFilterForm):
     form_type = forms.ChoiceField(label=_("申请单类型"), required=False, choices=form_type_choices)
     status = forms.ChoiceField(label=_("状态"), required=False, choices=[("", _("全部")), *Status.choices])

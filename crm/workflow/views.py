@@ -14,12 +14,12 @@ from django.utils.translation import gettext_lazy
 from crm.accounts.models import User
 from crm.core.lists import Column
 from crm.core.masking import mask_form
-from crm.core.views_base import Button, CrmView, ObjectListView, QuickFilter, is_htmx
+from crm.core.views_base import BulkAction, BulkOutcome, Button, CrmView, ObjectListView, QuickFilter, is_htmx
 
 from . import engine, selectors, services
 from .approvers import assign_candidates, transfer_candidates
 from .errors import WorkflowError
-from .forms import ActionForm, ApplicationFilterForm, ChainStepFormSet, TaskFilterForm
+from .forms import ActionForm, ApplicationFilterForm, BulkApproveForm, ChainStepFormSet, TaskFilterForm
 from .models import Application, Chain, Status, Task
 from .registry import FormType, form_types
 
@@ -69,8 +69,20 @@ class TodoListView(TaskListBase):
         Column("due_at", gettext_lazy("办理期限"), accessor=due_display),
     ]
 
+    bulk_actions = [
+        BulkAction("approve", gettext_lazy("批量通过"), confirm=gettext_lazy("对勾选的申请单逐张【通过】?"))
+    ]
+    bulk_form_class = BulkApproveForm
+
     def get_queryset(self, action: str = "view") -> QuerySet:
         return selectors.todo(self.request.user).select_related(*self.select_related)
+
+    def bulk(self, action: str, rows: list[Any], form: Any) -> BulkOutcome:
+        done, refused = services.approve_many(actor=self.request.user, tasks=rows, opinion=form.cleaned_data["opinion"])
+        return BulkOutcome(done, refused)
+
+    def bulk_done_message(self, action: BulkAction, done: int) -> str:
+        return _("已通过 %(n)d 张申请单。") % {"n": done}
 
     def quick_filters(self) -> list[QuickFilter]:
         groups = selectors.todo_groups(self.request.user)
@@ -331,10 +343,8 @@ class ApplicationView(CrmView):
     def action_label(self, action: str, app: Application | None, step_index: str | None = None) -> str:
         """The name of ``action``'s button; an approval is named by its step (by default the current one)."""
         if action == "approve" and app is not None:
-            shown = int(step_index) if step_index and step_index.isdecimal() else app.current_step
-            step = app.steps[shown] if shown is not None and shown < len(app.steps) else {}
-            ft = form_types.get(app.form_type)
-            return str(step.get("label") or (ft.approve_label if ft else "") or engine.ACTION_LABELS[action])
+            shown = int(step_index) if step_index and step_index.isdecimal() and len(step_index) < 5 else None
+            return engine.approval_label(app, shown)
         return str(engine.ACTION_LABELS[action])
 
     def refuse(self, message: str) -> HttpResponse:

@@ -277,8 +277,17 @@
     if (pane && e.detail.target === pane) { delete pane.dataset.dirty; }
   });
   document.addEventListener("dblclick", function (e) {
+    if (e.target.closest("td.crm-tick")) { return; }  // ticking a row twice is not opening it
     var tr = e.target.closest("tr[data-href]");
     if (tr) { openRow(tr); }
+  });
+  // 【全选本页】 above a list's tick column: every row of this page, and back.
+  document.addEventListener("change", function (e) {
+    var all = e.target.dataset && e.target.dataset.crmTickAll;
+    if (!all) { return; }
+    document.querySelectorAll('input[name="pk"][form="' + all + '"]').forEach(function (box) {
+      box.checked = e.target.checked;
+    });
   });
   document.addEventListener("keydown", function (e) {
     var tr = e.target.closest && e.target.closest("tr[data-href]");

@@ -1,0 +1,134 @@
+"""【批量通过】 in 〖待办业务〗: a director approves a page of applications at once, each as on its own page."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from django.urls import reverse
+
+from crm.workflow import engine
+from crm.workflow.errors import WorkflowError
+from crm.workflow.models import Application, ApproverKind, Event, EventAction, Status, Task, TaskStatus
+from crm.workflow.registry import form_types
+from crm.workflow.testing.models import SampleRequest
+
+from .conftest import make_chain, new_app
+from .test_views import assign_chain
+
+pytestmark = pytest.mark.django_db
+
+TODO = "/CRM/workflow/todo/"
+
+
+def submitted(org, *titles: str, by: str = "张伟") -> dict[str, Application]:
+    out = {}
+    for title in titles:
+        app = new_app(org[by], subject=title)
+        out[title] = engine.transition(app, "submit", actor=org[by])
+    return out
+
+
+def task_of(app: Application) -> Task:
+    return Task.objects.get(application=app, status=TaskStatus.PENDING)
+
+
+def bulk(client, *tasks: Task | int, opinion: str = "", action: str = "approve", **query: str):
+    pks = [t if isinstance(t, int) else t.pk for t in tasks]
+    url = reverse("workflow:todo") + (f"?{'&'.join(f'{k}={v}' for k, v in query.items())}" if query else "")
+    return client.post(url, {"_bulk": action, "pk": pks, "opinion": opinion}, HTTP_HX_REQUEST="true")
+
+
+def test_a_manager_approves_the_ticked_applications_with_one_opinion(client_for, org) -> None:
+    assert reverse("workflow:todo") == TODO
+    make_chain({"approver_kind": ApproverKind.DEPT_MANAGER}, {"approver_kind": ApproverKind.DIRECTOR})
+    apps = submitted(org, "甲", "乙", "丙")
+    li = client_for("李明")
+    page = li.get(TODO).content.decode()
+    assert "批量通过" in page and page.count('name="pk"') == 3 and "全选本页" in page
+
+    r = bulk(li, task_of(apps["甲"]), task_of(apps["乙"]), opinion="同意,请总监审批")
+    body = r.content.decode()
+    assert r.status_code == 200 and r["HX-Trigger"] == "crm:changed"
+    assert "已通过 2 张申请单。" in body and "没有批量通过" not in body
+    # the list answered again: what is left, still with its tick column
+    assert body.count('name="pk"') == 1 and "丙" in body
+    for title in ("甲", "乙"):
+        app = Application.objects.get(pk=apps[title].pk)
+        assert (app.status, app.current_step) == (Status.IN_PROGRESS, 1)
+        event = Event.objects.get(application=app, action=EventAction.APPROVE)
+        assert (event.actor, event.opinion) == (org["李明"], "同意,请总监审批")
+    # and they wait for the director, as if approved one by one
+    pending = Task.objects.filter(status=TaskStatus.PENDING)
+    assert set(pending.values_list("approver__username", "application__title")) == {
+        ("王建国", "甲"),
+        ("王建国", "乙"),
+        ("李明", "丙"),
+    }
+
+
+def test_rows_handled_since_or_never_in_the_list_are_named_and_left(client_for, org) -> None:
+    make_chain({"approver_kind": ApproverKind.DEPT_MANAGER})
+    apps = submitted(org, "甲", "乙")
+    stale = task_of(apps["乙"])
+    li = client_for("李明")
+    engine.transition(apps["乙"], "approve", actor=org["李明"])  # on its own page, in another tab
+    other = submitted(org, "丁", by="周丽")["丁"]  # 周丽's manager is not 李明: never his
+    r = bulk(li, task_of(apps["甲"]), stale, task_of(other))
+    body = r.content.decode()
+    assert "已通过 1 张申请单。" in body
+    assert "以下没有批量通过:2 条已不在列表中(可能已由别人处理),没有处理。" in body
+    assert Application.objects.get(pk=other.pk).status == Status.IN_PROGRESS
+    assert Application.objects.get(pk=apps["甲"].pk).status == Status.APPROVED
+
+
+def test_one_refused_leaves_the_others_done_and_says_why(client_for, org, monkeypatch) -> None:
+    def refuse_yi(instance, application, actor) -> None:
+        if application.title == "乙":
+            raise WorkflowError("余额不足,不能扣减。")
+        SampleRequest.objects.filter(pk=instance.pk).update(effects=1)
+
+    ft = form_types.get("test_request")
+    monkeypatch.setitem(form_types._types, "test_request", dataclasses.replace(ft, effect=refuse_yi))
+    make_chain({"approver_kind": ApproverKind.DEPT_MANAGER})
+    apps = submitted(org, "甲", "乙", "丙")
+    r = bulk(client_for("李明"), *(task_of(a) for a in apps.values()))
+    body = r.content.decode()
+    assert "已通过 2 张申请单。" in body and "以下没有批量通过:「乙」:余额不足,不能扣减。" in body
+    statuses = dict(Application.objects.values_list("title", "status"))
+    assert statuses == {"甲": Status.APPROVED, "乙": Status.IN_PROGRESS, "丙": Status.APPROVED}
+    assert task_of(apps["乙"]).approver == org["李明"]  # still his, untouched
+    assert sorted(SampleRequest.objects.values_list("subject", "effects")) == [("丙", 1), ("乙", 0), ("甲", 1)]
+
+
+def test_a_step_that_assigns_is_left_for_its_own_page(client_for, org) -> None:
+    assign_chain()
+    apps = submitted(org, "甲", by="陈静")
+    r = bulk(client_for("王建国"), task_of(apps["甲"]))
+    body = r.content.decode()
+    assert "已通过" not in body and "「甲」:这一步要选择分配给谁,请打开申请单办理。" in body
+    assert Application.objects.get(pk=apps["甲"].pk).status == Status.IN_PROGRESS
+
+
+def test_nothing_ticked_too_many_a_long_opinion_or_an_unknown_action_change_nothing(client_for, org) -> None:
+    make_chain({"approver_kind": ApproverKind.DEPT_MANAGER})
+    apps = submitted(org, "甲")
+    li = client_for("李明")
+    assert "请先勾选要批量通过的行。" in bulk(li).content.decode()
+    assert "一次最多处理 20 条。" in bulk(li, *range(1, 22)).content.decode()
+    r = bulk(li, task_of(apps["甲"]), opinion="很" * 1001)
+    assert "没有处理:审批意见:" in r.content.decode()
+    assert "这个列表没有这项操作。" in bulk(li, task_of(apps["甲"]), action="delete").content.decode()
+    assert "这个列表没有这项操作。" in li.post(reverse("workflow:done"), {"_bulk": "approve"}).content.decode()
+    assert Application.objects.get(pk=apps["甲"].pk).status == Status.IN_PROGRESS
+    assert not Event.objects.filter(action=EventAction.APPROVE).exists()
+
+
+def test_the_conditions_of_the_list_are_kept_and_lists_without_bulk_actions_have_no_ticks(client_for, org) -> None:
+    make_chain({"approver_kind": ApproverKind.DEPT_MANAGER})
+    apps = submitted(org, "甲", "乙")
+    li = client_for("李明")
+    body = bulk(li, task_of(apps["甲"]), title="乙").content.decode()
+    assert "已通过 1 张申请单。" in body and 'value="乙"' in body  # the search as it was
+    assert 'name="pk"' not in li.get(reverse("workflow:done")).content.decode()
+    assert 'name="pk"' not in client_for("张伟").get(TODO).content.decode()  # an empty to-do list: no bar
