@@ -193,6 +193,14 @@ class ObjectListView(CrmView):
     def get_bulk_actions(self) -> list[BulkAction]:
         return list(self.bulk_actions)
 
+    def shown_bulk_actions(self, rows: list[Any]) -> list[BulkAction]:
+        """The bulk actions offered under this page of ``rows`` (the rows the buttons can act on)."""
+        return self.get_bulk_actions() if rows else []
+
+    def get_bulk_form(self, data: Any = None, rows: list[Any] | None = None) -> forms.Form | None:
+        """What a bulk action carries, bound to ``data`` when one is done, else for the page of ``rows``."""
+        return self.bulk_form_class(data) if self.bulk_form_class else None
+
     def bulk(self, action: str, rows: list[Any], form: forms.Form | None) -> BulkOutcome:
         """Do bulk ``action`` on ``rows`` (the ticked rows still in this list for this user)."""
         raise NotImplementedError
@@ -273,8 +281,8 @@ class ObjectListView(CrmView):
             # evaluated only where rendered (the whole list), not for a refresh of the results alone
             "quick_filters": lambda: [_quick(f, query) for f in self.quick_filters()],
             "can_export": self.can_export(),
-            "bulk_actions": self.get_bulk_actions() if rows else [],
-            "bulk_form": self.bulk_form_class() if self.bulk_form_class and rows else None,
+            "bulk_actions": self.shown_bulk_actions(page.rows),
+            "bulk_form": self.get_bulk_form(rows=page.rows) if page.rows else None,
             # said with the results too: a search refreshes only them, not the form with its messages
             "condition_errors": condition_errors(form),
         }
@@ -292,7 +300,7 @@ class ObjectListView(CrmView):
             messages.error(request, _("这个列表没有这项操作。"))
             return self.get(request, *args, **kwargs)
         ticked = list(dict.fromkeys(int(v) for v in request.POST.getlist("pk") if v.isdecimal() and len(v) < 19))
-        form = self.bulk_form_class(request.POST) if self.bulk_form_class else None
+        form = self.get_bulk_form(request.POST)
         if not ticked:
             messages.error(request, _("请先勾选要%(action)s的行。") % {"action": action.label})
         elif len(ticked) > self.page_size:

@@ -29,14 +29,29 @@ class TaskFilterForm(ListFilterForm):
 
 
 class BulkApproveForm(forms.Form):
-    """What 【批量通过】 carries: one opinion for every application ticked."""
+    """What 【批量通过】 and 【批量分配】 carry: one opinion for every application ticked, and for 【批量分配】 the
+    one person they all go to (offered only when the page has steps that assign)."""
 
+    assign_to = forms.ModelChoiceField(label=_("分配给"), queryset=User.objects.none(), required=False)
     opinion = forms.CharField(
         label=_("审批意见"),
         required=False,
         max_length=1000,
         widget=forms.TextInput(attrs={"placeholder": _("如:同意")}),
     )
+
+    def __init__(self, *args: Any, candidates: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if candidates is None:
+            del self.fields["assign_to"]
+        else:
+            self.fields["assign_to"].queryset = candidates  # type: ignore[attr-defined]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if self.data.get("_bulk") == "assign" and not data.get("assign_to") and "assign_to" not in self.errors:
+            self.add_error("assign_to", _("请选择分配给谁。"))
+        return data
 
 
 class ApplicationFilterForm(ListFilterForm):

@@ -19,20 +19,23 @@ from .models import Application, Chain, Event, EventAction, Status, Task
 from .registry import FormType
 
 
-def approve_many(*, actor: Any, tasks: Iterable[Task], opinion: str = "") -> tuple[int, list[tuple[str, str]]]:
-    """【批量通过】 in 〖待办业务〗: each task's application approved at its step as if opened and approved on its
-    own page, each in its own transaction, so that one refused (moved on since, an effect that cannot be done)
-    leaves the others done. A step that asks whom to 【分配】 to is left for the application's own page.
-    Returns how many were approved and, for each refused, its title and the reason."""
+def approve_many(
+    *, actor: Any, tasks: Iterable[Task], opinion: str = "", assign_to: Any = None
+) -> tuple[int, list[tuple[str, str]]]:
+    """【批量通过】 (or, with ``assign_to``, 【批量分配】) in 〖待办业务〗: each task's application approved at its step
+    as if opened and approved on its own page, each in its own transaction, so that one refused (moved on since,
+    an effect that cannot be done, a person not to be named at that step) leaves the others done. Without
+    ``assign_to``, a step that asks whom to 【分配】 to is left. Returns how many were done and, for each refused,
+    its title and the reason."""
     done, refused = 0, []
     for task in tasks:
         app = task.application
         label = engine.approval_label(app, task.step)
-        if app.steps[task.step]["assign_role"]:  # a pending task's step is in its round's snapshot
-            refused.append((app.title, _("这一步要选择分配给谁,请打开申请单办理。")))
+        if assign_to is None and app.steps[task.step]["assign_role"]:  # in the pending task's round's snapshot
+            refused.append((app.title, _("这一步要选择分配给谁,请用【批量分配】或打开申请单办理。")))
             continue
         try:
-            engine.transition(app.pk, "approve", actor=actor, label=label, opinion=opinion)
+            engine.transition(app.pk, "approve", actor=actor, label=label, opinion=opinion, assign_to=assign_to)
         except WorkflowError as exc:
             refused.append((app.title, " ".join(exc.messages)))
         else:

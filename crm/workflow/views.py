@@ -70,18 +70,46 @@ class TodoListView(TaskListBase):
     ]
 
     bulk_actions = [
-        BulkAction("approve", gettext_lazy("批量通过"), confirm=gettext_lazy("对勾选的申请单逐张【通过】?"))
+        BulkAction("approve", gettext_lazy("批量通过"), confirm=gettext_lazy("对勾选的申请单逐张【通过】?")),
+        BulkAction("assign", gettext_lazy("批量分配"), confirm=gettext_lazy("把勾选的申请单都分配给所选的人?")),
     ]
-    bulk_form_class = BulkApproveForm
+    assigned_to: Any = None
 
     def get_queryset(self, action: str = "view") -> QuerySet:
         return selectors.todo(self.request.user).select_related(*self.select_related)
 
+    @staticmethod
+    def _assigning(task: Task) -> Any:
+        """The role the task's step names people from (its 【分配】), or None."""
+        return task.application.steps[task.step]["assign_role"]
+
+    def shown_bulk_actions(self, rows: list[Any]) -> list[BulkAction]:
+        """【批量通过】 for the page's plain steps, 【批量分配】 for its steps that assign (all of 潜在客户审核's)."""
+        kinds = {"assign" if self._assigning(t) else "approve" for t in rows}
+        return [a for a in self.bulk_actions if a.name in kinds]
+
+    def get_bulk_form(self, data: Any = None, rows: list[Any] | None = None) -> BulkApproveForm:
+        if data is not None:  # whether the person chosen may be named at each step is the engine's to say
+            return BulkApproveForm(data, candidates=User.objects.filter(is_active=True))
+        roles = {self._assigning(t) for t in rows or []} - {None}
+        if not roles:
+            return BulkApproveForm()
+        user = cast(User, self.request.user)
+        ids = {
+            pk for role in roles for pk in assign_candidates(user, {"assign_role": role}).values_list("pk", flat=True)
+        }
+        return BulkApproveForm(candidates=User.objects.filter(pk__in=ids).order_by("department__path", "id"))
+
     def bulk(self, action: str, rows: list[Any], form: Any) -> BulkOutcome:
-        done, refused = services.approve_many(actor=self.request.user, tasks=rows, opinion=form.cleaned_data["opinion"])
+        self.assigned_to = form.cleaned_data.get("assign_to") if action == "assign" else None
+        done, refused = services.approve_many(
+            actor=self.request.user, tasks=rows, opinion=form.cleaned_data["opinion"], assign_to=self.assigned_to
+        )
         return BulkOutcome(done, refused)
 
     def bulk_done_message(self, action: BulkAction, done: int) -> str:
+        if self.assigned_to is not None:
+            return _("已把 %(n)d 张申请单分配给%(name)s。") % {"n": done, "name": self.assigned_to}
         return _("已通过 %(n)d 张申请单。") % {"n": done}
 
     def quick_filters(self) -> list[QuickFilter]:

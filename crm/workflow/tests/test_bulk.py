@@ -101,12 +101,42 @@ def test_one_refused_leaves_the_others_done_and_says_why(client_for, org, monkey
     assert sorted(SampleRequest.objects.values_list("subject", "effects")) == [("丙", 1), ("乙", 0), ("甲", 1)]
 
 
-def test_a_step_that_assigns_is_left_for_its_own_page(client_for, org) -> None:
+def test_a_step_that_assigns_offers_bulk_assign_to_one_of_the_step_s_people(client_for, org) -> None:
     assign_chain()
-    apps = submitted(org, "甲", by="陈静")
-    r = bulk(client_for("王建国"), task_of(apps["甲"]))
-    body = r.content.decode()
-    assert "已通过" not in body and "「甲」:这一步要选择分配给谁,请打开申请单办理。" in body
+    apps = submitted(org, "甲", "乙", "丙", by="陈静")
+    wang = client_for("王建国")
+    page = wang.get(TODO).content.decode()
+    # only 【批量分配】 (every step here assigns), choosing among his managers, as on the application's page
+    assert "批量分配" in page and "批量通过" not in page
+    choices = page.split('name="assign_to"')[1].split("</select>")[0]
+    assert "李明" in choices and "周丽" in choices and "张伟" not in choices
+    assert "请选择分配给谁。" in bulk(wang, task_of(apps["甲"]), action="assign").content.decode()
+    r = bulk(wang, task_of(apps["甲"]), action="approve")
+    assert "「甲」:这一步要选择分配给谁,请用【批量分配】或打开申请单办理。" in r.content.decode()
+    r = wang.post(TODO, {"_bulk": "assign", "pk": [task_of(apps["甲"]).pk], "assign_to": org["张伟"].pk})
+    assert "「甲」:不能分配给「张伟」:不在本步骤可分配的人员中。" in r.content.decode()  # a rep, not a manager
+    assert Application.objects.get(pk=apps["甲"].pk).status == Status.IN_PROGRESS
+
+    tasks = [task_of(apps["甲"]), task_of(apps["乙"])]
+    r = wang.post(
+        TODO, {"_bulk": "assign", "pk": [t.pk for t in tasks], "assign_to": org["李明"].pk, "opinion": "尽快"}
+    )
+    assert "已把 2 张申请单分配给李明。" in r.content.decode()
+    for title in ("甲", "乙"):
+        app = Application.objects.get(pk=apps[title].pk)
+        assert (app.status, app.assignee) == (Status.APPROVED, org["李明"])
+        event = Event.objects.get(application=app, action=EventAction.ASSIGN)
+        assert (event.target, event.opinion) == (org["李明"], "尽快")
+    assert Application.objects.get(pk=apps["丙"].pk).status == Status.IN_PROGRESS
+
+
+def test_bulk_assign_on_a_plain_step_is_refused_by_the_engine(client_for, org) -> None:
+    make_chain({"approver_kind": ApproverKind.DEPT_MANAGER})
+    apps = submitted(org, "甲")
+    li = client_for("李明")
+    assert "批量分配" not in li.get(TODO).content.decode() and 'name="assign_to"' not in li.get(TODO).content.decode()
+    r = li.post(TODO, {"_bulk": "assign", "pk": [task_of(apps["甲"]).pk], "assign_to": org["张伟"].pk})
+    assert "「甲」:本步骤不需要分配处理人。" in r.content.decode()
     assert Application.objects.get(pk=apps["甲"].pk).status == Status.IN_PROGRESS
 
 
