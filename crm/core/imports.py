@@ -212,7 +212,8 @@ def read_table(data: bytes, filename: str, columns: Sequence[ImportColumn]) -> T
         values = {mapping[j].key: v for j, v in enumerate(row) if j in mapping}
         if all(v in ("", None) for v in values.values()):
             continue
-        first = str(next(iter(row), "") or "")
+        # a totals row (合计 in whichever column comes first, the 姓名 one often) or a comment line
+        first = next((str(v).strip() for v in row if v not in ("", None)), "")
         if first.startswith(("合计", "总计", "#")):
             continue
         table.rows.append((i, values))

@@ -14,6 +14,7 @@ from django.db.models.fields import BLANK_CHOICE_LABEL
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from crm.core.validators import normalize_mobile
 from crm.customers.models import Customer
 
 from .models import Category, LoyaltySettings, PaymentMethod, PointsAdjustment
@@ -39,7 +40,9 @@ class MemberField(forms.ModelChoiceField):
                 raise ValidationError(_("所选会员不存在,或不在您的数据权限范围内。"), code="invalid_choice")
             return found
         text = str(value).strip().replace("\x00", "")  # PostgreSQL refuses a NUL in a query
-        matches = list(queryset.filter(Q(card_no=text) | Q(mobile=text))[:2]) if text else []
+        # as the API and the list search read them: a card number in any case, a mobile with dashes or +86
+        card, mobile = text.upper(), normalize_mobile(text)
+        matches = list(queryset.filter(Q(card_no=card) | Q(mobile=mobile))[:2]) if text else []
         if not matches:
             raise ValidationError(
                 _("找不到会员卡号或手机号为「%(value)s」的会员,或不在您的数据权限范围内。") % {"value": text[:30]},

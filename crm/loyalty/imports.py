@@ -74,7 +74,7 @@ from .models import (
     PointsLot,
     PointsLotUse,
 )
-from .services import EARLIEST, MAX_AMOUNT, earned_for
+from .services import EARLIEST, MAX_AMOUNT, earned_for, pos_order_refusal
 
 KIND = "consumption"
 LABEL = gettext_lazy("消费记录")
@@ -255,7 +255,9 @@ class Checker:
         rows = [(line, *self._row(values)) for line, values in table.rows]
         by_card, by_mobile = _members(self.actor, [r for _l, r, _p in rows])
         # the club's own numbers (a POS posts under its own client key)
-        recorded = selectors.recorded_orders(sorted({r["order_no"] for _l, r, _p in rows if r.get("order_no")}))
+        orders = sorted({r["order_no"] for _l, r, _p in rows if r.get("order_no")})
+        recorded = selectors.recorded_orders(orders)
+        posted = selectors.posted_by_pos(orders)  # and the orders a POS has sent itself
         seen: dict[str, int] = {}
         out = Checked()
         for (line, row, problems), (_line, values) in zip(rows, table.rows, strict=True):
@@ -270,6 +272,8 @@ class Checker:
                 if order:
                     if order in recorded and recorded[order] is None:
                         problems.append(_("订单号「%(no)s」已经登记过,同一笔订单只计一次") % {"no": order})
+                    elif order in posted:
+                        problems.append(pos_order_refusal(order, posted[order][0]).rstrip("。"))
                     elif order in seen:
                         problems.append(_("订单号「%(no)s」与第 %(line)d 行重复") % {"no": order, "line": seen[order]})
                     else:

@@ -14,7 +14,7 @@ from django.db.models import DecimalField, F, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from crm.core.models import ImportStatus
+from crm.core.models import ApiClient, ImportStatus
 from crm.customers.models import Customer, CustomerStatus
 
 from .models import (
@@ -293,6 +293,22 @@ def recorded_orders(orders: list[str], client_key: str = "") -> dict[str, int | 
                 out[order_no] = None
             elif order_no not in out or out[order_no] is not None:
                 out[order_no] = max(out.get(order_no) or 0, seq + 1)
+    return out
+
+
+def posted_by_pos(orders: list[str]) -> dict[str, tuple[str, int]]:
+    """The order numbers among ``orders`` that a POS (an API client) has posted a sale under, each with the
+    client's name and the sale: entered again by hand or imported, the same order would count twice. (Each POS
+    numbers its own orders, so a POS is not refused an order number another POS or the club has used.)"""
+    clients = dict(ApiClient.objects.values_list("pk", "name"))
+    keys = [f"api:{pk}" for pk in clients]
+    out: dict[str, tuple[str, int]] = {}
+    for start in range(0, len(orders) if keys else 0, 1000):
+        found = Consumption.objects.filter(
+            client_key__in=keys, order_no__in=orders[start : start + 1000], refund_of__isnull=True
+        ).values_list("order_no", "client_key", "pk")
+        for order_no, key, pk in found:
+            out.setdefault(order_no, (clients[int(key.removeprefix("api:"))], pk))
     return out
 
 

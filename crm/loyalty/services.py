@@ -130,20 +130,21 @@ def _choice(value: Any, choices: Any, label: str, *, blank: bool = False) -> str
     raise _invalid(_("未知的%(label)s「%(value)s」。") % {"label": label, "value": text[:30]})
 
 
-def _moment(value: datetime | None) -> datetime:
-    """When a consumption happened: now by default; not in the future (a few minutes of clock difference
-    between the POS and us is tolerated) and not before 2000."""
+def _moment(value: datetime | None, *, refund: bool = False) -> datetime:
+    """When a consumption (or a refund) happened: now by default; not in the future (a few minutes of clock
+    difference between the POS and us is tolerated) and not before 2000."""
     now = timezone.now()
     if value is None:
         return now
+    what = _("退款时间") if refund else _("消费时间")
     if not isinstance(value, datetime):
-        raise _invalid(_("消费时间格式不正确。"))
+        raise _invalid(_("%(what)s格式不正确。") % {"what": what})
     if timezone.is_naive(value):
         value = timezone.make_aware(value)
     if value > now + django_settings.CRM_FOLLOWUP_CLOCK_SKEW:
-        raise _invalid(_("消费时间不能晚于现在。"))
+        raise _invalid(_("%(what)s不能晚于现在。") % {"what": what})
     if value < timezone.make_aware(EARLIEST):
-        raise _invalid(_("消费时间不能早于 2000 年。"))
+        raise _invalid(_("%(what)s不能早于 2000 年。") % {"what": what})
     return value
 
 
@@ -419,6 +420,17 @@ def _duplicate(client_key: str, order_no: str, *, refund: bool) -> Consumption |
     return found.order_by("-order_seq", "-pk").first()
 
 
+def pos_order_refusal(order_no: str, client: str) -> str:
+    text = _("订单号「%(no)s」已由收银系统「%(client)s」上传过,同一笔订单只计一次。")
+    return text % {"no": order_no, "client": client}
+
+
+def _refuse_pos_order(order_no: str) -> None:
+    found = selectors.posted_by_pos([order_no]).get(order_no)
+    if found is not None:
+        raise LoyaltyError(DUPLICATE_ORDER, pos_order_refusal(order_no, found[0]), consumption_id=found[1])
+
+
 def _duplicate_error(existing: Consumption) -> LoyaltyError:
     return LoyaltyError(
         DUPLICATE_ORDER,
@@ -491,6 +503,8 @@ def consumption_record(
         note=_text(note, 200, _("备注")),
         operator=operator if getattr(operator, "is_authenticated", False) else None,
     )
+    if record.order_no and not record.client_key:  # by hand: the POS may have posted this very order already
+        _refuse_pos_order(record.order_no)
     member, account = _member_account(customer)
     ctx = _Ctx(now=timezone.now(), actor=record.operator)
     record.customer, record.created_at = member, ctx.now
@@ -571,7 +585,7 @@ def consumption_refund(
     refund = Consumption(
         amount=-value,
         source=_choice(source, ConsumptionSource, _("来源")),
-        occurred_at=_moment(occurred_at),
+        occurred_at=_moment(occurred_at, refund=True),
         order_no=_text(order_no, 64, _("退款单号")),
         client_key=_text(client_key, 64, _("来源系统")),
         note=_text(note, 200, _("备注")),

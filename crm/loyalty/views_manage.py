@@ -200,9 +200,13 @@ class ConsumptionRefundView(CrmView):
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         sale = self.get_object()
+        return self.show(sale, self.blank_form(sale))
+
+    @staticmethod
+    def blank_form(sale: Consumption) -> RefundForm:
+        """The form as first shown, and again after a refund: what is left to refund, and now."""
         left = selectors.refundable_amount(sale) if not sale.is_refund else Decimal("0.00")
-        initial = {"amount": left if left > 0 else None, "occurred_at": _now_local()}
-        return self.show(sale, RefundForm(initial=initial))
+        return RefundForm(initial={"amount": left if left > 0 else None, "occurred_at": _now_local()})
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         sale = self.get_object()
@@ -233,8 +237,7 @@ class ConsumptionRefundView(CrmView):
             _("已登记退款 %(amount)s 元,扣回积分 %(points)s。")
             % {"amount": f"{-refund.amount:,.2f}", "points": f"{taken:,}"},
         )
-        left = selectors.refundable_amount(sale)
-        response = self.show(sale, RefundForm(initial={"amount": left if left > 0 else None}))
+        response = self.show(sale, self.blank_form(sale))
         response["HX-Trigger"] = "crm:changed"
         return response
 

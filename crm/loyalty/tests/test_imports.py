@@ -449,6 +449,33 @@ def test_commit_checks_again_what_changed_since_the_preview(people: dict[str, An
     assert "订单号「C-1」已经登记过" in batch.problems[0]["problems"][0]
 
 
+def test_an_order_a_pos_posted_is_not_imported_again(people: dict[str, Any]) -> None:
+    from crm.core.models import ApiClient
+
+    zhang = people["张伟"]
+    member = make_member(zhang, card_no="JSH2026800002")
+    pos = ApiClient.objects.create(name="前台 POS", key_prefix="p1", key_hash="x")
+    services.consumption_record(
+        customer=member, amount="5", category="dining", source="api", order_no="P-7", client_key=f"api:{pos.pk}"
+    )
+    rows = [["会员卡号", "消费时间", "金额", "消费类别", "订单号"], ["JSH2026800002", ago(1), 100, "餐饮", "P-7"]]
+    batch = imports.preview(actor=zhang, data=xlsx(rows), filename="p.xlsx")
+    assert batch.problems[0]["problems"] == ["订单号「P-7」已由收银系统「前台 POS」上传过,同一笔订单只计一次"]
+
+
+def test_a_totals_row_is_skipped_whichever_column_holds_its_word(people: dict[str, Any]) -> None:
+    zhang = people["张伟"]
+    make_member(zhang, card_no="JSH2026800003")
+    rows = [
+        ["序号", "会员卡号", "消费时间", "金额", "消费类别"],
+        [1, "JSH2026800003", ago(1), 100, "餐饮"],
+        [None, " 合计 ", None, 100, None],  # the day's total under 金额, its word in the second column
+        ["总计:1 笔", None, None, 100, None],
+    ]
+    batch = imports.preview(actor=zhang, data=xlsx(rows), filename="day.xlsx")
+    assert (batch.total, batch.imported, batch.skipped) == (1, 1, 0), batch.problems
+
+
 def test_nul_characters_deep_in_a_csv_are_dropped_not_errors(people: dict[str, Any]) -> None:
     make_member(people["张伟"], card_no="JSH2026900001")
     filler = "".join(f"JSH2026900001,2026-10-01,1,餐饮,F{i},很长的备注{'。' * 40}\n" for i in range(60))

@@ -309,6 +309,25 @@ def test_the_cashier_enters_a_sale_by_card_number_or_mobile(client_for: Any, peo
     assert r.status_code == 200 and "会员等级升为「银卡」" in r.content.decode()
     assert PointsAccount.objects.get(customer=member).balance == 1280 + 60000
     assert AuditLog.objects.filter(content_type__model="consumption", action="create").count() == 2
+    # typed as the API and the list search read them: a card number in lower case, a mobile with dashes
+    m = member.mobile
+    for typed in (member.card_no.lower(), f"{m[:3]}-{m[3:7]}-{m[7:]}", f"+86 {m}"):
+        r = wu.post(reverse(NEW), sale(member, customer=typed, amount="10"))
+        assert r.status_code == 200 and "已登记「钱总」消费 10.00 元" in r.content.decode(), typed
+
+
+def test_an_order_the_pos_posted_is_not_entered_again_by_hand(client_for: Any, people: dict[str, Any]) -> None:
+    from crm.core.models import ApiClient
+
+    member = make_member(people["杨帆"], name="钱总")
+    pos = ApiClient.objects.create(name="前台 POS", key_prefix="p1", key_hash="x")
+    services.consumption_record(
+        customer=member, amount="100", category="dining", source="api", order_no="P-0001", client_key=f"api:{pos.pk}"
+    )
+    r = client_for("吴芳").post(reverse(NEW), sale(member, order_no="P-0001"))
+    assert r.status_code == 422
+    assert "订单号「P-0001」已由收银系统「前台 POS」上传过,同一笔订单只计一次。" in r.content.decode()
+    assert Consumption.objects.count() == 1
 
 
 @pytest.mark.parametrize(
@@ -375,6 +394,9 @@ def test_a_sale_is_refunded_in_part_then_in_full(client_for: Any, people: dict[s
     r = wu.post(reverse(REFUND, args=[original.pk]), refund(amount="400", order_no="R-1", note="菜品问题"))
     assert r.status_code == 200, r.content.decode()
     assert "已登记退款 400.00 元,扣回积分 400" in r.content.decode()
+    # the form is ready for the next refund: what is left, and now
+    now = timezone.localtime().strftime("%Y-%m-%dT%H:")
+    assert 'value="600.00"' in r.content.decode() and f'value="{now}' in r.content.decode()
     r = wu.post(reverse(REFUND, args=[original.pk]), refund(amount="600"))
     assert r.status_code == 200 and "这笔消费已全部退款" in r.content.decode()
     assert PointsAccount.objects.get(customer=member).balance == 0
@@ -402,6 +424,7 @@ def test_a_bad_refund_is_refused_with_a_sentence_and_nothing_written(
         ({"amount": "-1"}, "金额必须大于 0"),
         ({"amount": ""}, "请填写金额"),
         ({"occurred_at": "2000-01-01T00:00"}, "退款时间不能早于原消费时间"),
+        ({"occurred_at": "2099-01-01T10:00"}, "退款时间不能晚于现在"),
         ({"amount": "1000"}, "不足以扣回这次退款应扣回的 1000 积分"),  # 150 points left
     ]:
         before = ledger_rows()

@@ -302,6 +302,20 @@ def test_the_same_order_number_counts_once_per_source_system(member: Customer, b
     assert Consumption.objects.count() == 4
 
 
+def test_an_order_a_pos_posted_is_refused_by_hand_but_a_pos_keeps_its_own_numbering(
+    member: Customer, buy: Buy, people: dict
+) -> None:
+    from crm.core.models import ApiClient
+
+    pos = ApiClient.objects.create(name="前台 POS", key_prefix="p1", key_hash="x")
+    posted = buy(member, 100, order_no="P-0001", client_key=f"api:{pos.pk}", source="api")
+    err = refused("duplicate_order", lambda: buy(member, 100, order_no="P-0001"), "已由收银系统「前台 POS」上传过")
+    assert err.detail["consumption_id"] == posted.pk
+    buy(member, 100, order_no="M-0001")  # by hand first: the POS numbers its own orders and is not refused
+    buy(member, 100, order_no="M-0001", client_key=f"api:{pos.pk}", source="api")
+    assert Consumption.objects.filter(order_no="M-0001").count() == 2
+
+
 # --- refunds --------------------------------------------------------------------------------------------
 
 
