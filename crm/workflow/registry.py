@@ -41,6 +41,9 @@ class FormType:
     create_permission: str | None = None
     title: Callable[[Any], str] = str
     extra: dict[str, Any] = field(default_factory=dict)
+    # (instance, user) -> [(label, text, link)]: what an approver weighs a submitted application against, shown
+    # above its form (积分调整: the member, his level, his points now and after)
+    summary: Callable[[Any, Any], list[tuple[Any, str, str]]] | None = None
 
     def instance_for(self, application: Any) -> Any:
         return self.model._default_manager.get(application=application)

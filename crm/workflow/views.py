@@ -20,7 +20,7 @@ from . import engine, selectors, services
 from .approvers import assign_candidates, transfer_candidates
 from .errors import WorkflowError
 from .forms import ActionForm, ApplicationFilterForm, BulkApproveForm, ChainStepFormSet, TaskFilterForm
-from .models import Application, Chain, Status, Task
+from .models import Application, Chain, EventAction, Status, Task
 from .registry import FormType, form_types
 
 
@@ -394,6 +394,12 @@ class ApplicationView(CrmView):
             and app.status == Status.DRAFT
             and (user.has_perm("workflow.delete_any_application") or (user.pk == app.applicant_id and not app.round))
         )
+        summary = ft.summary(form.instance, user) if app is not None and ft.summary is not None else []
+        rejection = (
+            app.events.filter(action=EventAction.REJECT).order_by("-id").first()
+            if app is not None and app.status == Status.REJECTED
+            else None
+        )
         if app is not None:
             self.title = app.title
         else:
@@ -414,6 +420,8 @@ class ApplicationView(CrmView):
             "can_take_back": "take_back" in actions,
             "sources": ft.sources if app is None else (),
             "post_url": reverse("workflow:detail", args=[app.pk]) if app else self.request.path,
+            "summary": summary,
+            "rejection": rejection,
         }
         return self.render_page("workflow/application.html", context, status=status)
 

@@ -115,3 +115,31 @@ def test_the_demo_grants_and_chain(people: dict[str, Any]) -> None:
     from crm.loyalty.demo import load
 
     assert load() == {}  # once only
+
+
+def test_the_approver_sees_the_member_his_points_now_and_after(
+    member: Customer, people: dict[str, Any], client_for: Any
+) -> None:
+    services.points_gift(customer=member, points=12_500, reason="开业")
+    app = apply(people["张伟"], member.card_no, -15_000, "误赠")
+    assert app.title == f"积分调整:{member.name} -15,000"
+    page = client_for("李明").get(reverse("workflow:detail", args=[app.pk])).content.decode()
+    summary = page.split('data-testid="summary"')[1].split("</dl>")[0]
+    assert f"{member.name} {member.card_no}" in summary and "?tab=points" in summary  # his manager reaches him
+    assert "普卡" in summary and "12,500" in summary and "不够扣减,还差 2,500" in summary
+    # handed to a rep out of 李明's reach since: the member is named, without a link to his page
+    Customer.objects.filter(pk=member.pk).update(owner=people["杨帆"], department=people["杨帆"].department)
+    page = client_for("李明").get(reverse("workflow:detail", args=[app.pk])).content.decode()
+    summary = page.split('data-testid="summary"')[1].split("</dl>")[0]
+    assert f"{member.name} {member.card_no}" in summary and "?tab=points" not in summary
+
+
+def test_a_rejected_application_shows_who_rejected_it_and_why(
+    member: Customer, people: dict[str, Any], client_for: Any
+) -> None:
+    app = apply(people["张伟"], member.card_no, 800)
+    engine.transition(app, "reject", actor=people["李明"], opinion="请先补齐消费凭证")
+    page = client_for("张伟").get(reverse("workflow:detail", args=[app.pk])).content.decode()
+    rejection = page.split('data-testid="rejection"')[1].split("</div>")[0]
+    assert "李明 于" in rejection and "拒绝:请先补齐消费凭证" in rejection
+    assert "调整后积分" in page and "800" in page
