@@ -39,7 +39,8 @@ CardNo = Annotated[
 ]
 OrderNo = Annotated[str, Field(min_length=1, max_length=64, pattern=NO_NUL, description="POS 订单号(同一客户端内唯一)")]
 Amount = Annotated[
-    Decimal, Field(gt=0, le=Decimal("9999999.99"), max_digits=9, decimal_places=2, description="金额(元)")
+    Decimal,
+    Field(gt=0, le=services.MAX_AMOUNT, decimal_places=2, description="金额(元):大于 0,最多两位小数,不超过 10,000,000"),
 ]
 Points = Annotated[int, Field(gt=0, le=10_000_000, description="积分")]
 IdempotencyKey = Annotated[
@@ -284,9 +285,15 @@ def refund_post(request: HttpRequest, payload: RefundIn, idempotency_key: Idempo
     require(request, CONSUMPTION_POST)
 
     def write() -> tuple[int, dict[str, Any]]:
-        original = Consumption.objects.filter(
-            client_key=_client_key(request), order_no=payload.original_order_no, refund_of__isnull=True
-        ).first()
+        mine = Consumption.objects.filter(client_key=_client_key(request), order_no=payload.original_order_no)
+        original = mine.filter(refund_of__isnull=True).order_by("-order_seq").first()
+        if original is None and mine.exists():  # the number of one of its refunds
+            raise ApiError(
+                422,
+                "invalid",
+                _("「%(no)s」是退款单号,不能再退款;original_order_no 请填写原消费的订单号。")
+                % {"no": payload.original_order_no},
+            )
         if original is None:
             raise ApiError(
                 404, "unknown_order", _("找不到订单号为「%(no)s」的消费。") % {"no": payload.original_order_no}

@@ -602,6 +602,8 @@ def consumption_refund(
         raise _invalid(_("退款时间不能早于原消费时间。"))
     account = _locked_account(sale.customer)  # serialises refunds of one member: the sums below stay true
     left = selectors.refundable_amount(sale)
+    if left <= 0:
+        raise _invalid(_("这笔消费已全部退款。"), refundable="0.00")
     if value > left:
         raise _invalid(
             _("退款金额 %(amount)s 元超过了这笔消费尚可退的 %(left)s 元。")

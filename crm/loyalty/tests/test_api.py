@@ -158,7 +158,11 @@ def test_refunds_reverse_what_the_sale_earned(pos: Pos, vip: Customer) -> None:
     assert rest.json()["balance"] == 0
     assert consistent(vip) == 0
     nothing_left = pos.post("/refunds", {"order_no": "R-5", "original_order_no": "P-1", "amount": "0.01"})
-    assert "尚可退的 0.00 元" in nothing_left.json()["message"] and nothing_left.json()["refundable"] == "0.00"
+    assert nothing_left.json()["message"] == "这笔消费已全部退款。" and nothing_left.json()["refundable"] == "0.00"
+    # a refund's own number is not a sale's: said so, not 「找不到」
+    of_refund = pos.post("/refunds", {"order_no": "R-6", "original_order_no": "R-1", "amount": "1.00"})
+    assert of_refund.status_code == 422 and of_refund.json()["code"] == "invalid"
+    assert of_refund.json()["message"] == "「R-1」是退款单号,不能再退款;original_order_no 请填写原消费的订单号。"
 
 
 def test_the_ledger_gives_every_entry_its_order_number_or_null(pos: Pos, vip: Customer) -> None:
@@ -203,8 +207,9 @@ def test_redemption_and_insufficient_points(pos: Pos, vip: Customer) -> None:
     [
         ({"amount": "-5"}, "amount 须大于 0"),
         ({"amount": "0"}, "amount 须大于 0"),
-        ({"amount": "100000000"}, "amount 数字太大"),
+        ({"amount": "10000000.01"}, "amount 不能大于 10000000.00"),
         ({"amount": "1.001"}, "amount 最多 2 位小数"),
+        ({"amount": 0.1 + 0.2}, "amount 最多 2 位小数"),  # a float's binary tail is its decimals, not its size
         ({"amount": "abc"}, "amount 不是有效的数字"),
         ({"category": "casino"}, "category 须为以下之一:dining(餐饮)、tea_wine(茶酒)、"),
         ({"order_no": ""}, "order_no 不能为空"),

@@ -331,7 +331,7 @@ def test_a_full_refund_reverses_exactly_what_the_sale_earned(member: Customer, b
     assert list(PointsLotUse.objects.filter(entry=reversal).values_list("lot__entry", "points")) == [(earn.pk, 999)]
     assert consistent(member) == 50
     assert selectors.refundable_amount(sale) == 0
-    refused("invalid", lambda: services.consumption_refund(original=sale, amount="0.01", source="manual"), "尚可退")
+    refused("invalid", lambda: services.consumption_refund(original=sale, amount="0.01", source="manual"), "已全部退款")
 
 
 def test_partial_refunds_reverse_in_proportion_and_never_more_than_earned(member: Customer, buy: Buy) -> None:
