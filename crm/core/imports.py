@@ -536,6 +536,19 @@ def save_preview(
     )
 
 
+def discard(*, actor: Any, batch: ImportBatch) -> str:
+    """【放弃】 a checked file that will not be imported (nothing of it was written): the batch and its upload are
+    deleted. Returns its file name."""
+    with transaction.atomic():
+        batch = ImportBatch.objects.select_for_update().get(pk=batch.pk)
+        if batch.created_by_id != actor.pk:
+            raise ImportRefused(_("只有上传文件的人可以放弃这次导入。"))
+        if batch.status != ImportStatus.PREVIEW or batch.job:
+            raise ImportRefused(_("这次导入已经是「%(s)s」,不能放弃。") % {"s": batch.get_status_display()})
+        batch.delete()
+    return batch.filename
+
+
 def reread_for_commit(
     *, actor: Any, batch: ImportBatch, columns: Sequence[ImportColumn], progress: Progress = no_progress
 ) -> tuple[ImportBatch, Table]:

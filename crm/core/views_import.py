@@ -88,6 +88,12 @@ class ImportView(CrmView):
             if batch is None:
                 messages.error(request, _("找不到这次导入,请重新上传文件。"))
                 return self.show(status=404)
+            if action == "discard":
+                name = imports.discard(actor=request.user, batch=batch)
+                messages.success(request, _("已放弃「%(name)s」,什么也没有导入。") % {"name": name})
+                response = self.show()
+                response["HX-Trigger"] = "crm:changed"
+                return response
             if action not in ImportJob.values:
                 messages.error(request, _("不认识的操作。"))
                 return self.show(status=400)
@@ -106,7 +112,9 @@ class ImportView(CrmView):
             messages.success(request, self.done_message(batch, action, None if action == ImportJob.COMMIT else n))
         except (ImportFileError, ImportRefused) as exc:
             messages.error(request, " ".join(str(m) for m in exc.messages))
-            return self.show(status=422)
+            # a refused commit or undo stays on its import, as it is now (an upload refused has none)
+            kept = self.find(request.POST.get("batch", "")) if action != "preview" else None
+            return self.show(batch=kept, status=422)
         response = self.show(batch=batch)
         response["HX-Trigger"] = "crm:changed"
         return response

@@ -35,7 +35,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, models, transaction
-from django.db.models import Max, Sum
+from django.db.models import Max, QuerySet, Sum
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -516,6 +516,18 @@ def commit(*, actor: Any, batch: ImportBatch, request: Any = None, progress: Pro
     return batch
 
 
+def _members_named(qs: QuerySet[Any], member: str, shown: int = 3) -> str:
+    """The members (``member`` is the path to the customer) a refusal is about, as 「张三」、「李四」 or
+    「张三」、「李四」、「王五」 等 5 位会员; empty when there are none."""
+    rows = list(qs.order_by(f"{member}__name", member).values_list(member, f"{member}__name").distinct()[: shown + 1])
+    if not rows:
+        return ""
+    listed = "、".join(f"「{n}」" for _pk, n in rows[:shown])
+    if len(rows) <= shown:
+        return listed
+    return _("%(names)s 等 %(n)d 位会员") % {"names": listed, "n": qs.values(member).distinct().count()}
+
+
 def undo(*, actor: Any, batch: ImportBatch, request: Any = None, progress: Progress = no_progress) -> int:
     """Offset every sale of a committed import (see the module's docstring), as long as none of them has been
     refunded and none of their points spent. Returns the number of sales offset."""
@@ -527,11 +539,18 @@ def undo(*, actor: Any, batch: ImportBatch, request: Any = None, progress: Progr
             raise ImportRefused(_("这次导入是「%(s)s」,不能撤销。") % {"s": batch.get_status_display()})
         sales = list(Consumption.objects.filter(import_batch=batch, refund_of__isnull=True).order_by("pk"))
         accounts = _lock_accounts(sorted({s.customer_id for s in sales}))
-        if Consumption.objects.filter(refund_of__import_batch=batch).exists():
-            raise ImportRefused(_("这次导入的消费已有退款,不能整批撤销;请在消费记录中逐笔退款。"))
+        refunded = _members_named(Consumption.objects.filter(refund_of__import_batch=batch), "customer")
+        if refunded:
+            raise ImportRefused(
+                _("这次导入的消费已有退款(%(members)s),不能整批撤销;请在消费记录中逐笔退款。") % {"members": refunded}
+            )
         used = PointsLotUse.objects.filter(lot__entry__consumption__import_batch=batch, lot__entry__kind=EntryKind.EARN)
-        if used.exclude(entry__kind=EntryKind.EXPIRE).exists():
-            raise ImportRefused(_("这次导入所得的积分已有被兑换或扣减的,不能整批撤销;请在消费记录中逐笔退款。"))
+        spent = _members_named(used.exclude(entry__kind=EntryKind.EXPIRE), "lot__account__customer")
+        if spent:
+            raise ImportRefused(
+                _("这次导入所得的积分已有被兑换或扣减的(%(members)s),不能整批撤销;请在消费记录中逐笔退款。")
+                % {"members": spent}
+            )
         n = _offset(actor, batch, sales, accounts)
         batch.status, batch.undone_at = ImportStatus.UNDONE, timezone.now()
         batch.save(update_fields=["status", "undone_at"])

@@ -376,3 +376,30 @@ def test_an_imported_customer_s_history_says_where_it_came_from(client_for: Any,
     page = client_for("张伟").get(reverse("customers:customer_detail", args=[customer.pk]), {"tab": "history"})
     row = page.content.decode().split('data-testid="imported"')[1].split("</tr>")[0]
     assert "导入" in row and "李明" in row and "从文件「老客户.xlsx」导入" in row
+
+
+def test_a_checked_file_is_discarded_by_its_uploader_only_and_a_refused_undo_stays_on_its_import(
+    client_for: Any, people: dict[str, Any]
+) -> None:
+    url = reverse("customers:import", args=["lead"])
+    li = client_for("李明")
+    rows = [["姓名", "手机号"], ["冯一", "1380000001"]]  # a bad mobile: nothing to import
+    li.post(url, {"_action": "preview", "file": SimpleUploadedFile("bad.xlsx", xlsx(rows))})
+    batch = ImportBatch.objects.get(filename="bad.xlsx")
+    page = li.get(url).content.decode()
+    assert page.count('value="discard"') == 1  # in 最近的导入
+    r = client_for("王建国").post(url, {"_action": "discard", "batch": batch.pk})
+    assert r.status_code == 404 and ImportBatch.objects.filter(pk=batch.pk).exists()  # not his to see
+    r = li.post(url, {"_action": "discard", "batch": batch.pk})
+    assert r.status_code == 200 and "已放弃「bad.xlsx」,什么也没有导入。" in r.content.decode()
+    assert not ImportBatch.objects.filter(pk=batch.pk).exists()
+
+    good = xlsx([["姓名", "手机号"], ["冯二", "13800000012"]])
+    li.post(url, {"_action": "preview", "file": SimpleUploadedFile("good.xlsx", good)})
+    batch = ImportBatch.objects.get(filename="good.xlsx")
+    li.post(url, {"_action": "commit", "batch": batch.pk})
+    r = li.post(url, {"_action": "discard", "batch": batch.pk})
+    assert r.status_code == 422 and "这次导入已经是「已导入」,不能放弃。" in r.content.decode()
+    # refused, the page stays on the import it was about, with its 【撤销】 still there to read
+    assert 'data-testid="import-result"' in r.content.decode() and "good.xlsx" in r.content.decode()
+    assert Lead.objects.filter(name="冯二").exists()

@@ -367,6 +367,17 @@ def _import(actor: Any, rows: list[list[Any]], filename: str = "u.xlsx") -> Impo
     return imports.commit(actor=actor, batch=batch)
 
 
+def test_a_refusal_names_up_to_three_members_and_counts_the_rest(people: dict[str, Any]) -> None:
+    zhang = people["张伟"]
+    for name in ("丁", "丙", "乙", "甲", "甲"):  # two members named 甲
+        services.consumption_record(
+            customer=make_member(zhang, name=name), amount="1", category="dining", source="manual"
+        )
+    assert imports._members_named(Consumption.objects.filter(customer__name="丙"), "customer") == "「丙」"
+    named = imports._members_named(Consumption.objects.all(), "customer")
+    assert named.startswith("「") and named.endswith("等 5 位会员") and named.count("「") == 3
+
+
 def test_undo_is_refused_once_points_were_spent_or_a_sale_refunded(people: dict[str, Any]) -> None:
     zhang = people["张伟"]
     member = make_member(zhang, card_no="JSH2026500001")
@@ -375,7 +386,7 @@ def test_undo_is_refused_once_points_were_spent_or_a_sale_refunded(people: dict[
     )
     services.points_redeem(customer=member, points=10)
     before = counts()
-    with pytest.raises(imports.ImportRefused, match="积分已有被兑换或扣减的,不能整批撤销"):
+    with pytest.raises(imports.ImportRefused, match=r"积分已有被兑换或扣减的\(「孙总」\),不能整批撤销"):
         imports.undo(actor=zhang, batch=batch)
     assert counts() == before
 
@@ -383,7 +394,7 @@ def test_undo_is_refused_once_points_were_spent_or_a_sale_refunded(people: dict[
     batch = _import(zhang, [["JSH2026500002", ago(2), 1000, "餐饮", "U-3"]])
     services.consumption_refund(original=Consumption.objects.get(order_no="U-3"), amount="100", source="manual")
     before = counts()
-    with pytest.raises(imports.ImportRefused, match="已有退款,不能整批撤销"):
+    with pytest.raises(imports.ImportRefused, match=r"已有退款\(「孙总」\),不能整批撤销"):
         imports.undo(actor=zhang, batch=batch)
     assert counts() == before and consistent(other) == 900
     # only the importer (or a superuser) undoes
