@@ -223,6 +223,7 @@ class ApiClientEditView(CrmView):
         if obj.pk:
             saved = services.api_client_save(actor=request.user, form=form, request=request)
             messages.success(request, _("接口客户端「%(name)s」已保存。") % {"name": saved.name})
+            self.warn_if_idle(saved)
             return self.show(ApiClientForm(instance=saved))
         try:
             saved, key = services.api_client_create(
@@ -236,8 +237,18 @@ class ApiClientEditView(CrmView):
             form.add_error(None, str(exc))
             return self.show(form, status=422)
         messages.success(request, _("接口客户端「%(name)s」已创建。") % {"name": saved.name})
+        self.warn_if_idle(saved)
         self.kwargs["pk"] = saved.pk
         return self.show(ApiClientForm(instance=saved), key=key)
+
+    def warn_if_idle(self, client: ApiClient) -> None:
+        """Saved without any operation, a client is refused every call: say so while it can still be mended."""
+        if not client.operations:
+            messages.warning(
+                self.request,
+                _("「%(name)s」还没有勾选任何允许的操作,它调用接口时都会被拒绝(403 forbidden)。")
+                % {"name": client.name},
+            )
 
     def show(self, form: ApiClientForm, status: int = 200, key: str = "") -> HttpResponse:
         obj = form.instance

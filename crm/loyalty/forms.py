@@ -77,6 +77,8 @@ class PointsAdjustmentForm(forms.ModelForm):
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["customer"].queryset = Customer.objects.formal().for_user(user)  # type: ignore[attr-defined]
+        self.fields["points"].error_messages["required"] = _("请填写调整积分。")
+        self.fields["reason"].error_messages["required"] = _("请填写调整原因。")
 
     def clean_points(self) -> int:
         points = self.cleaned_data["points"]

@@ -326,7 +326,8 @@ def _debit(
     if account.balance < points:
         raise LoyaltyError(
             INSUFFICIENT_POINTS,
-            refusal % {"balance": account.balance, "points": points, "short": points - account.balance},
+            refusal
+            % {"balance": f"{account.balance:,}", "points": f"{points:,}", "short": f"{points - account.balance:,}"},
             balance=account.balance,
             points=points,
         )
@@ -550,13 +551,13 @@ def _refund_shortfall(member: Customer, operator: Any) -> str:
     """The refusal of a refund whose reversal the member's points cannot cover (for ``_debit``), ending with what
     the person refunding can do: apply for a 积分调整 if they may, else ask the member's owner (负责人) to."""
     short = _(
-        "会员「%(name)s」现有积分 %%(balance)d,不足以扣回这次退款应扣回的 %%(points)d 积分(还差 %%(short)d),退款未登记;"
+        "会员「%(name)s」现有积分 %%(balance)s,不足以扣回这次退款应扣回的 %%(points)s 积分(还差 %%(short)s),退款未登记;"
     ) % {"name": member.name}
     if operator is not None and operator.has_perm(APPLY_ADJUSTMENT):
         return short + _("请先申请积分调整补足差额后再退款。")
     if member.owner is not None and member.owner != operator:
         return short + _("请联系该会员的负责人「%(owner)s」申请积分调整补足差额后再退款。") % {
-            "owner": member.owner.get_full_name()
+            "owner": str(member.owner)  # the login name: 张伟(销售二组), not one of two 张伟
         }
     return short + _("请联系有权申请积分调整的同事补足差额后再退款。")
 
@@ -719,7 +720,7 @@ def points_redeem(
         ctx,
         kind=EntryKind.REDEEM,
         points=n,
-        refusal=_("积分不足:会员「%(name)s」现有积分 %%(balance)d,不够兑换 %%(points)d 积分(还差 %%(short)d)。")
+        refusal=_("积分不足:会员「%(name)s」现有积分 %%(balance)s,不够兑换 %%(points)s 积分(还差 %%(short)s)。")
         % {"name": member.name},
         reason=why,
         source_ref=ref,
@@ -755,7 +756,7 @@ def points_adjust(
             ctx,
             kind=EntryKind.ADJUST,
             points=-n,
-            refusal=_("会员「%(name)s」现有积分 %%(balance)d,不够扣减 %%(points)d 积分(还差 %%(short)d)。")
+            refusal=_("会员「%(name)s」现有积分 %%(balance)s,不够扣减 %%(points)s 积分(还差 %%(short)s)。")
             % {"name": member.name},
             reason=why,
             source_ref=ref,

@@ -255,6 +255,11 @@ def test_a_second_client_of_the_same_name_is_refused_in_a_sentence(client_for: A
     client = ApiClient.objects.get()
     kept = admin.post(f"/CRM/system/api-clients/{client.pk}/", {"name": "前台 POS", "note": "大堂"})
     assert kept.status_code == 200  # its own name is not a duplicate
+    # saved without any operation, it is told that every call will be refused
+    idle = "「前台 POS」还没有勾选任何允许的操作,它调用接口时都会被拒绝(403 forbidden)。"
+    assert idle in kept.content.decode()
+    granted = {"name": "前台 POS", "operations": list(core_api.OPERATIONS)[:1], "is_active": "on"}
+    assert idle not in admin.post(f"/CRM/system/api-clients/{client.pk}/", granted).content.decode()
 
 
 # --- the API page and validation messages ------------------------------------------------------------------

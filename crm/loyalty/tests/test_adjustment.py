@@ -82,7 +82,9 @@ def test_the_form_finds_members_only_within_reach(member: Customer, people: dict
         ({"customer": "", "points": 5, "reason": "x"}, "customer", "必填"),
         ({"customer": member.card_no, "points": 0, "reason": "x"}, "points", "不能为 0"),
         ({"customer": member.card_no, "points": 10**9, "reason": "x"}, "points", "不能超过"),
-        ({"customer": member.card_no, "points": 5, "reason": "   "}, "reason", ""),
+        ({"customer": member.card_no, "points": 5, "reason": "   "}, "reason", "请填写调整原因。"),
+        ({"customer": member.card_no, "points": 5, "reason": ""}, "reason", "请填写调整原因。"),
+        ({"customer": member.card_no, "points": "", "reason": "x"}, "points", "请填写调整积分。"),
     ]:
         form = PointsAdjustmentForm(data=data, user=zhang)
         assert not form.is_valid() and field in form.errors, data

@@ -390,7 +390,7 @@ def test_a_sale_is_refunded_in_part_then_in_full(client_for: Any, people: dict[s
     original = buy(member, "1000", order_no="S-1")
     wu = client_for("吴芳")
     page = wu.get(reverse(REFUND, args=[original.pk]))
-    assert page.status_code == 200 and "1000.00 元" in page.content.decode()
+    assert page.status_code == 200 and "1,000.00 元" in page.content.decode()
     r = wu.post(reverse(REFUND, args=[original.pk]), refund(amount="400", order_no="R-1", note="菜品问题"))
     assert r.status_code == 200, r.content.decode()
     assert "已登记退款 400.00 元,扣回积分 400" in r.content.decode()
@@ -425,7 +425,7 @@ def test_a_bad_refund_is_refused_with_a_sentence_and_nothing_written(
         ({"amount": ""}, "请填写金额"),
         ({"occurred_at": "2000-01-01T00:00"}, "退款时间不能早于原消费时间"),
         ({"occurred_at": "2099-01-01T10:00"}, "退款时间不能晚于现在"),
-        ({"amount": "1000"}, "不足以扣回这次退款应扣回的 1000 积分"),  # 150 points left
+        ({"amount": "1000"}, "不足以扣回这次退款应扣回的 1,000 积分"),  # 150 points left
     ]:
         before = ledger_rows()
         r = wu.post(url, refund(**changes))

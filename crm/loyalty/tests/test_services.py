@@ -379,7 +379,7 @@ def test_a_refund_is_refused_when_the_earned_points_were_spent(member: Customer,
     err = refused(
         "insufficient_points",
         lambda: services.consumption_refund(original=sale, amount="1000.00", source="manual"),
-        "现有积分 50,不足以扣回这次退款应扣回的 1000 积分(还差 950),退款未登记",
+        "现有积分 50,不足以扣回这次退款应扣回的 1,000 积分(还差 950),退款未登记",
     )
     assert err.http_status == 409 and err.detail == {"balance": 50, "points": 1000}
     # a partial refund whose reversal the balance covers still goes through
@@ -409,6 +409,10 @@ def test_a_refund_refused_for_lack_of_points_says_what_the_refunder_can_do(
     to_owner = "退款未登记;请联系该会员的负责人「张伟」申请积分调整补足差额后再退款。"
     assert refund(people["吴芳"]).endswith(to_owner)
     assert refund(None).endswith(to_owner)  # the POS
+    # the other 张伟's member: named by his login name, so that the front desk asks the right one
+    Customer.objects.filter(pk=member.pk).update(owner=people["张伟(销售二组)"])
+    assert refund(people["吴芳"]).endswith("请联系该会员的负责人「张伟(销售二组)」申请积分调整补足差额后再退款。")
+    assert "现有积分 50,不足以扣回这次退款应扣回的 1,000 积分(还差 950)" in refund(people["吴芳"])
     Customer.objects.filter(pk=member.pk).update(owner=None)
     assert refund(people["吴芳"]).endswith("退款未登记;请联系有权申请积分调整的同事补足差额后再退款。")
 
