@@ -284,6 +284,13 @@ class Consumption(AppendOnlyModel):
     def is_refund(self) -> bool:
         return self.refund_of_id is not None
 
+    @property
+    def recorded_by(self) -> str:
+        """Who recorded it: a person by name, or 收银系统 for what a POS posted through the API."""
+        if self.operator is not None:
+            return str(self.operator.full_name)
+        return str(_("收银系统")) if self.source == ConsumptionSource.API else ""
+
 
 # ---------------------------------------------------------------------------------------------------
 # Points (积分)
@@ -428,6 +435,16 @@ class PointsEntry(AppendOnlyModel):
         if self.consumption is not None:
             return self.consumption.order_no
         return self.source_ref[4:] if self.source_ref.startswith("pos:") else ""
+
+    @property
+    def done_by(self) -> str:
+        """Who made the movement: a person by name, or 收银系统 for a POS redemption or a sale a POS posted."""
+        if self.created_by is not None:
+            return str(self.created_by.full_name)
+        by_pos = self.source_ref.startswith("pos") or (
+            self.consumption is not None and self.consumption.source == ConsumptionSource.API
+        )
+        return str(_("收银系统")) if by_pos else ""
 
 
 class PointsLot(models.Model):

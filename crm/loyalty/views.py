@@ -24,7 +24,7 @@ from crm.customers.models import Customer
 
 from . import selectors
 from .filters import ConsumptionFilterForm, PointsEntryFilterForm
-from .models import Consumption, ConsumptionSource, PointsEntry
+from .models import Consumption, PointsEntry
 
 LEDGER_PAGE = 50  # entries of the 积分 tab per page: one index range of (account, -created_at, -id)
 CONSUMPTION_PAGE = 20  # sales of the 消费记录 tab per page, each with its refunds
@@ -136,7 +136,7 @@ class ConsumptionListView(ObjectListView):
         Column(
             "operator",
             gettext_lazy("录入人"),
-            accessor=lambda c: _done_by(c.operator, c.source == ConsumptionSource.API),
+            accessor="recorded_by",
         ),
     ]
 
@@ -145,17 +145,6 @@ class ConsumptionListView(ObjectListView):
 
     def row_title(self, obj: Any) -> str:
         return f"{obj.customer.name} {consumption_label(obj)}"
-
-
-def _done_by(person: Any, by_pos: bool) -> str:
-    """Who recorded it: a person by name, or the POS (收银系统) for what came through the API."""
-    if person is not None:
-        return str(person.full_name)
-    return str(_("收银系统")) if by_pos else ""
-
-
-def _by_pos(entry: PointsEntry) -> bool:
-    return entry.consumption is not None and entry.consumption.source == ConsumptionSource.API
 
 
 class PointsEntryListView(ObjectListView):
@@ -188,7 +177,7 @@ class PointsEntryListView(ObjectListView):
         Column(
             "created_by",
             gettext_lazy("经办人"),
-            accessor=lambda e: _done_by(e.created_by, e.source_ref.startswith("pos") or _by_pos(e)),
+            accessor="done_by",
         ),
     ]
 

@@ -53,7 +53,7 @@ def history(
         zhang_member, "2000.00", category="room", occurred_at=now - timedelta(days=2), order_no="A-002", payment="card"
     )
     refund = services.consumption_refund(
-        original=room, amount="500.00", source="manual", order_no="R-002", operator=people["张伟"]
+        original=room, amount="500.00", source="manual", order_no="R-002", operator=people["张伟"], note="房间漏水"
     )
     gift = services.points_gift(customer=zhang_member, points=300, reason="生日礼遇", source_ref="application:7")
     redeem = services.points_redeem(customer=zhang_member, points=100, reason="兑换红酒", source_ref="pos:P-9")
@@ -383,6 +383,7 @@ def test_the_consumption_tab_shows_refunds_against_their_sale(
     room, refund = html.index("A-002"), html.index("R-002")
     dinner = html.index("A-001")
     assert room < refund < dinner  # newest sale first, its refund right under it
+    assert ":</span>房间漏水" in html  # its note, said to be one (it spans the sale's 消费类别 and 场所)
     assert 'data-testid="net-consumption">2,500.00<' in html
     assert "累计 2 笔消费" in html
 
@@ -520,6 +521,13 @@ def test_what_came_through_the_pos_says_so_as_its_recorder(client_for: Any, peop
 
     assert column("loyalty:consumption_list", "operator") == ["收银系统"]
     assert column("loyalty:entry_list", "created_by") == ["收银系统"]
+    # the same on the sale's own page and on the member's 积分 tab, for a POS redemption as well
+    services.points_redeem(customer=member, points=10, source_ref="pos:R-1")
+    sale = Consumption.objects.get()
+    detail = admin.get(reverse("loyalty:consumption_detail", args=[sale.pk])).content.decode()
+    assert "收银系统 ·" in detail
+    ledger = _tab(admin, member, "points").content.decode().split('data-testid="ledger"')[1]
+    assert ledger.count("<td>收银系统</td>") == 2
 
 
 def test_the_member_searches_take_what_is_pasted_and_merged_cards(client_for: Any, people: dict[str, Any]) -> None:
