@@ -281,3 +281,57 @@ def test_a_lead_is_assigned_followed_converted_and_the_customer_handed_over(pers
     zhang.reload()
     open_from_menu(zhang, "客户跟踪")
     expect(table_rows(zhang).filter(has_text=NAME)).to_have_count(0)
+
+
+def _submitted_leads(names: list[str]) -> None:
+    """陈静's leads, registered and submitted as her 【提交】 does (the screens of that are walked above)."""
+    from crm.accounts.models import User
+    from crm.core.models import DictItem
+    from crm.workflow import engine
+    from crm.workflow.registry import form_types
+    from crm.workflow.services import draft_save
+
+    chen = User.objects.get(username="陈静")
+    ft = form_types.get("lead")
+    assert ft is not None
+    source = DictItem.objects.get(dict_type__code="customer_source", label="转介绍").pk
+    for i, name in enumerate(names):
+        form = ft.make_form(chen, data={"name": name, "gender": "M", "mobile": f"1391234{i:04d}", "source": source})
+        assert form.is_valid(), form.errors
+        engine.transition(draft_save(actor=chen, form_type=ft, form=form), "submit", actor=chen)
+
+
+def test_the_director_assigns_a_page_of_leads_to_one_manager_at_once(person: People) -> None:
+    _submitted_leads(["赵一", "钱二", "孙三"])
+    wang = person("王建国")
+    expect(badge(wang, "潜在客户审核")).to_have_text("3")
+    rows = open_from_menu(wang, "潜在客户审核")
+    expect(rows).to_have_count(3)
+    pane = active_pane(wang)
+    expect(button(wang, "批量通过")).to_have_count(0)  # every step here assigns: 【批量分配】 only
+    pane.get_by_role("checkbox", name="全选本页").check()
+    field(pane, "分配给").select_option(label="李明")
+    field(pane, "审批意见").fill("本周内联系")
+    wang.once("dialog", lambda dialog: dialog.accept())
+    button(wang, "批量分配").click()
+    expect(message(wang, "已把 3 张申请单分配给李明。")).to_be_visible()
+    expect(table_rows(wang).filter(has_text="潜在客户")).to_have_count(0)
+    expect(badge(wang, "潜在客户审核")).to_have_count(0)
+
+    # 李明 has the three now, and hands two of them to 张伟 the same way
+    li = person("李明")
+    expect(badge(li, "待办业务")).to_have_text("3")
+    rows = open_from_menu(li, "待办业务")
+    for name in ("赵一", "钱二"):
+        rows.filter(has_text=name).get_by_role("checkbox").check()
+    field(active_pane(li), "分配给").select_option(label="张伟")
+    li.once("dialog", lambda dialog: dialog.accept())
+    button(li, "批量分配").click()
+    expect(message(li, "已把 2 张申请单分配给张伟。")).to_be_visible()
+    expect(table_rows(li)).to_have_count(1)
+    expect(table_rows(li)).to_contain_text("孙三")
+
+    zhang = person("张伟")
+    rows = open_from_menu(zhang, "本周新增客户", under="潜在客户跟踪")
+    for name in ("赵一", "钱二"):
+        expect(rows.filter(has_text=name)).to_contain_text("跟踪中")
