@@ -263,6 +263,10 @@ CACHES = {
         }
     ),
 }
+# An application whose every step was skipped (nobody above its applicant in his department line: a director's
+# own) goes to the holders of this role other than the applicant, so that nothing is approved without a second
+# person; empty: such an application is approved at once.
+CRM_TOP_APPROVER_ROLE = env("CRM_TOP_APPROVER_ROLE", "总经理")
 # Member card numbers: {year} is the year of approval, {seq} a sequence that never repeats.
 CRM_CARD_NUMBER_PATTERN = env("CRM_CARD_NUMBER_PATTERN", "JSH{year}{seq:06d}")
 # The integration API: how long a write's Idempotency-Key is remembered (at least 24 hours).

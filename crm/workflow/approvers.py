@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
-from crm.accounts.models import Department, User
+from crm.accounts.models import Department, Role, User
 from crm.accounts.selectors import subordinate_ids
 
 from .errors import WorkflowError
@@ -48,9 +49,35 @@ def step_approvers(application: Application, step: dict[str, Any]) -> list[User]
         index = LADDER_LEVELS[kind]
         return [m for m in _posts_above(application)[index : index + 1] if m.is_active]
     if kind == ApproverKind.ROLE:
-        return list(User.objects.filter(roles=step["role"], is_active=True).order_by("id"))
+        people = User.objects.filter(roles=step["role"], is_active=True)
+        if step.get("others_only"):
+            people = people.exclude(pk=application.applicant_id)
+        return list(people.order_by("id"))
     pk = step["user"] if kind == ApproverKind.USER else application.assignee_id
     return list(User.objects.filter(pk=pk, is_active=True))
+
+
+def top_step(application: Application) -> dict[str, Any] | None:
+    """The step an application goes to when every step of its chain was skipped (nobody is above its applicant
+    in his line, as for a director's own): the holders of ``CRM_TOP_APPROVER_ROLE`` (总经理) other than the
+    applicant, so that nothing is approved without a second person. None when there is nobody (the applicant
+    is the top of the club himself, or the setting is empty)."""
+    name = settings.CRM_TOP_APPROVER_ROLE
+    role = Role.objects.filter(name=name).first() if name else None
+    if role is None:
+        return None
+    step = {
+        "name": _("%(role)s审批") % {"role": role.name},
+        "kind": ApproverKind.ROLE,
+        "role": role.pk,
+        "user": None,
+        "assign_role": None,
+        "all": False,
+        "hours": None,
+        "label": "",
+        "others_only": True,
+    }
+    return step if step_approvers(application, step) else None
 
 
 def above_the_top(application: Application, step: dict[str, Any]) -> bool:

@@ -39,6 +39,7 @@ from .approvers import (
     condition_holds,
     managers_above,
     step_approvers,
+    top_step,
     transfer_candidates,
 )
 from .errors import WorkflowError
@@ -145,8 +146,14 @@ def _skip_note(app: Application) -> str:
 
 
 def _enter(app: Application, index: int, actor: Any) -> None:
-    """Move to step ``index``: create its tasks, or finish when the chain is done."""
+    """Move to step ``index``: create its tasks, or finish when the chain is done; a chain every step of which
+    was skipped goes to the top of the club first (``top_step``)."""
     if index >= len(app.steps):
+        top = top_step(app) if app.steps and not app.tasks.filter(round=app.round).exists() else None
+        if top is not None:
+            app.steps = [*app.steps, top]
+            _enter(app, index, actor)
+            return
         app.status, app.current_step, app.finished_at = Status.APPROVED, None, timezone.now()
         app.save()
         _event(app, actor, EventAction.FINISH)

@@ -458,10 +458,37 @@ def test_rep_manager_and_director_each_get_their_own_application_approved(org) -
     assert app.status == Status.APPROVED and instance(app).effects == 1
     assert skips(app) == [("总监审批", None, "王建国之上已没有更高一级的负责人,本步跳过。")]
     assert actions(app) == ["create", "submit", "approve", "skip", "finish"]
-    # the director's own: nobody above him, both steps skipped, approved at submit
+    # the director's own: nobody above him in his line, both steps skipped; not approved by nobody, though: it
+    # goes to the 总经理, as a step of its own
     app = transition(new_app(wang), "submit", actor=wang)
-    assert app.status == Status.APPROVED and instance(app).effects == 1 and not app.tasks.exists()
     assert skips(app) == [("经理复核", None, SKIP_NOTE), ("总监审批", None, SKIP_NOTE)]
+    assert app.status == Status.IN_PROGRESS and pending(app) == [("赵志刚", "总经理审批")]
+    assert app.step_label == "3/3 总经理审批" and instance(app).effects == 0
+    app = transition(app, "approve", actor=org["赵志刚"])
+    assert app.status == Status.APPROVED and instance(app).effects == 1
+
+
+def test_the_top_of_the_club_s_own_application_needs_nobody_else(org, settings) -> None:
+    demo_registration_chain()
+    zhao = org["赵志刚"]  # 总经办's manager and the only 总经理
+    app = transition(new_app(zhao), "submit", actor=zhao)
+    assert app.status == Status.APPROVED and not app.tasks.exists() and len(app.steps) == 2
+    # with the setting empty, a director's own is approved at once, as skipped steps leave it
+    settings.CRM_TOP_APPROVER_ROLE = ""
+    wang = org["王建国"]
+    app = transition(new_app(wang), "submit", actor=wang)
+    assert app.status == Status.APPROVED and not app.tasks.exists()
+    # a role nobody holds any more: the same
+    settings.CRM_TOP_APPROVER_ROLE = "董事长"
+    app = transition(new_app(wang), "submit", actor=wang)
+    assert app.status == Status.APPROVED and not app.tasks.exists()
+
+
+def test_a_chain_someone_approved_is_not_sent_to_the_top(org) -> None:
+    demo_registration_chain()
+    li, wang = org["李明"], org["王建国"]
+    app = transition(transition(new_app(li), "submit", actor=li), "approve", actor=wang)
+    assert app.status == Status.APPROVED and len(app.steps) == 2  # 王建国 approved; 总监审批 skipped, no 总经理
 
 
 def test_a_vacant_post_above_the_applicant_is_not_skipped(org) -> None:
