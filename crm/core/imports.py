@@ -536,6 +536,15 @@ def save_preview(
     )
 
 
+def named_few(names: Sequence[str], total: int, unit: str, shown: int = 3) -> str:
+    """The records a refusal is about: 「张三」、「李四」, or 「张三」、「李四」、「王五」 等 5 位会员 when ``total``
+    (counted in ``unit``) is more than the ``shown`` first ``names``."""
+    listed = "、".join(f"「{n}」" for n in names[:shown])
+    if total <= shown:
+        return listed
+    return _("%(names)s 等 %(n)d %(unit)s") % {"names": listed, "n": total, "unit": unit}
+
+
 def discard(*, actor: Any, batch: ImportBatch) -> str:
     """【放弃】 a checked file that will not be imported (nothing of it was written): the batch and its upload are
     deleted. Returns its file name."""

@@ -61,7 +61,8 @@ class BulkAction:
     name: str
     label: Any
     style: str = "btn-primary"
-    confirm: Any = None  # a question asked before it is done
+    confirm: Any = None  # a question asked before it is done (not when nothing is ticked, or ``needs`` is empty)
+    needs: str = ""  # a field of the bulk form this action cannot do without (asked for by the server)
 
 
 @dataclass
@@ -164,6 +165,7 @@ class ObjectListView(CrmView):
     keys_first: ClassVar[bool] = False  # a scope reached through a join: see KeysetPaginator
     bulk_actions: ClassVar[list[BulkAction]] = []
     bulk_form_class: ClassVar[type[forms.Form] | None] = None  # what a bulk action carries (e.g. 审批意见)
+    kept: tuple[Any, set[int]] = (None, set())  # a refused bulk action's data and ticks, shown again
 
     # -- configuration hooks ----------------------------------------------------------------------
     def get_queryset(self, action: str = "view") -> QuerySet:
@@ -198,7 +200,8 @@ class ObjectListView(CrmView):
         return self.get_bulk_actions() if rows else []
 
     def get_bulk_form(self, data: Any = None, rows: list[Any] | None = None) -> forms.Form | None:
-        """What a bulk action carries, bound to ``data`` when one is done, else for the page of ``rows``."""
+        """What a bulk action carries: to check ``data`` when one is done (``rows`` None), else for the page of
+        ``rows`` (bound to ``data`` when shown again after a refusal)."""
         return self.bulk_form_class(data) if self.bulk_form_class else None
 
     def bulk(self, action: str, rows: list[Any], form: forms.Form | None) -> BulkOutcome:
@@ -282,7 +285,8 @@ class ObjectListView(CrmView):
             "quick_filters": lambda: [_quick(f, query) for f in self.quick_filters()],
             "can_export": self.can_export(),
             "bulk_actions": self.shown_bulk_actions(page.rows),
-            "bulk_form": self.get_bulk_form(rows=page.rows) if page.rows else None,
+            "bulk_form": self.get_bulk_form(self.kept[0], rows=page.rows) if page.rows else None,
+            "ticked": self.kept[1],
             # said with the results too: a search refreshes only them, not the form with its messages
             "condition_errors": condition_errors(form),
         }
@@ -293,7 +297,8 @@ class ObjectListView(CrmView):
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         """A bulk action on the rows ticked; answered with the list again (same conditions), saying what was done
         and, row by row, what was refused and why. Rows no longer in the list (handled by someone else since, or
-        never the user's) are counted as such, never acted on."""
+        never the user's) are named where ``describe_gone`` can, never acted on. Refused before anything is done
+        (nothing ticked, a field missing), the ticks and what was typed stay as they were."""
         actions = {a.name: a for a in self.get_bulk_actions()}
         action = actions.get(request.POST.get("_bulk", ""))
         if action is None:
@@ -301,28 +306,38 @@ class ObjectListView(CrmView):
             return self.get(request, *args, **kwargs)
         ticked = list(dict.fromkeys(int(v) for v in request.POST.getlist("pk") if v.isdecimal() and len(v) < 19))
         form = self.get_bulk_form(request.POST)
+        refusal = ""
         if not ticked:
-            messages.error(request, _("请先勾选要%(action)s的行。") % {"action": action.label})
+            refusal = _("请先勾选要%(action)s的行。") % {"action": action.label}
         elif len(ticked) > self.page_size:
-            messages.error(request, _("一次最多处理 %(n)d 条。") % {"n": self.page_size})
+            refusal = _("一次最多处理 %(n)d 条。") % {"n": self.page_size}
         elif form is not None and not form.is_valid():
             wrong = [f"{form[name].label}:{' '.join(map(str, errors))}" for name, errors in form.errors.items()]
-            messages.error(request, _("没有处理:%(wrong)s") % {"wrong": ";".join(wrong)})
-        else:
-            rows = list(self.get_queryset("change").filter(pk__in=ticked))
-            outcome = self.bulk(action.name, sorted(rows, key=lambda r: ticked.index(r.pk)), form)
-            gone = len(ticked) - len(rows)
-            if outcome.done:
-                messages.success(request, self.bulk_done_message(action, outcome.done))
-            refused = [f"「{title}」:{reason}" for title, reason in outcome.refused]
-            if gone:
-                refused.append(_("%(n)d 条已不在列表中(可能已由别人处理),没有处理。") % {"n": gone})
-            if refused:
-                head = _("以下没有%(action)s:") % {"action": action.label}
-                messages.warning(request, head + ";".join(refused))
+            refusal = _("没有处理:%(wrong)s") % {"wrong": ";".join(wrong)}
+        if refusal:
+            messages.error(request, refusal)
+            self.kept = (request.POST, set(ticked))
+            return self.get(request, *args, **kwargs)
+        rows = list(self.get_queryset("change").filter(pk__in=ticked))
+        outcome = self.bulk(action.name, sorted(rows, key=lambda r: ticked.index(r.pk)), form)
+        if outcome.done:
+            messages.success(request, self.bulk_done_message(action, outcome.done))
+        gone = [pk for pk in ticked if pk not in {r.pk for r in rows}]
+        named = self.describe_gone(gone) if gone else []
+        refused = [f"「{title}」:{reason.rstrip('。')}" for title, reason in [*outcome.refused, *named]]
+        if len(gone) > len(named):
+            refused.append(_("%(n)d 条已不在列表中(可能已由别人处理)") % {"n": len(gone) - len(named)})
+        if refused:
+            head = _("以下没有%(action)s:") % {"action": action.label}
+            messages.warning(request, head + ";".join(refused) + "。")
         response = self.get(request, *args, **kwargs)
         response["HX-Trigger"] = "crm:changed"
         return response
+
+    def describe_gone(self, pks: list[int]) -> list[tuple[str, str]]:
+        """The ticked rows no longer in this list that the user may still hear of: (title, why). Others are
+        only counted."""
+        return []
 
     def export(self, form: ListFilterForm) -> HttpResponse:
         """The list under the current conditions as an .xlsx file. A refusal is one plain sentence (the page

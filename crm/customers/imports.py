@@ -14,7 +14,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import connection, models, transaction
-from django.db.models import F, ProtectedError, RestrictedError
+from django.db.models import F, ProtectedError, Q, RestrictedError
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -30,6 +30,7 @@ from crm.core.imports import (
     Table,
     as_date,
     as_text,
+    named_few,
     no_progress,
     original_values,
     read_table,
@@ -144,7 +145,7 @@ class Checker:
             items = DictItem.objects.filter(dict_type__code=code, is_active=True).values_list("id", "label", "code")
             self.dicts[key] = {**{c: i for i, _l, c in items}, **{lbl: i for i, lbl, _c in items}}
         self.people, self.namesakes = _people()
-        self.by_login: dict[str, int] = {}  # rows whose 负责人 is a login name that is also others' full name
+        self.by_login: list[tuple[dict[str, Any], str]] = []  # rows whose 负责人 is a login name and others' name
         self.grant = actor.data_grant("change", fresh=True)
         self.today = timezone.localdate()
         keys = {c.key for c in kind.columns}
@@ -180,7 +181,12 @@ class Checker:
                 )
             else:
                 out.good.append((line, row))
-        out.notices = [self._namesake_notice(text, n) for text, n in self.by_login.items()]
+        imported = {id(row) for _line, row in out.good}  # a refused row goes to nobody: no notice for it
+        counts: dict[str, int] = {}
+        for row, text in self.by_login:
+            if id(row) in imported:
+                counts[text] = counts.get(text, 0) + 1
+        out.notices = [self._namesake_notice(text, n) for text, n in counts.items()]
         return out
 
     def _namesake_notice(self, text: str, rows: int) -> str:
@@ -287,14 +293,21 @@ class Checker:
                 problems.append(_("负责人「%(v)s」有重名,请填写登录名(%(logins)s)") % {"v": text, "logins": logins})
                 return
             owner = matches[0]
-            if text in self.namesakes:
-                self.by_login[text] = self.by_login.get(text, 0) + 1
-        g = self.grant
-        if not (g.all or owner.pk in g.user_ids or owner.department_id in g.department_ids):
+        if not self._reaches(owner):
             # as written (a login name such as 张伟(销售二组) tells apart two people of one name)
-            problems.append(_("负责人「%(v)s」不在您的数据权限范围内") % {"v": text[:30] or owner.full_name})
+            refusal = _("负责人「%(v)s」不在您的数据权限范围内") % {"v": text[:30] or owner.full_name}
+            mine = [u.username for u in self.namesakes.get(text, []) if self._reaches(u)]
+            if mine:  # 「张伟」 is the login of the one out of reach; the one meant may be his namesake within it
+                refusal += _(";您范围内同名的是「%(logins)s」,请填写其登录名") % {"logins": "」「".join(mine)}
+            problems.append(refusal)
             return
+        if text in self.namesakes:
+            self.by_login.append((row, text))
         row["owner_id"], row["department_id"] = owner.pk, owner.department_id
+
+    def _reaches(self, person: User) -> bool:
+        g = self.grant
+        return bool(g.all or person.pk in g.user_ids or person.department_id in g.department_ids)
 
 
 _LABELS = {
@@ -431,13 +444,21 @@ def undo(*, actor: Any, batch: ImportBatch, request: Any = None, progress: Progr
             raise ImportRefused(_("这次导入是「%(s)s」,不能撤销。") % {"s": batch.get_status_display()})
         records = kind.model.objects.filter(import_batch=batch)
         subject = "lead" if kind.key == "lead" else "customer"
-        touched = (
-            FollowUp.objects.filter(**{f"{subject}__import_batch": batch}).exists()
-            or Handover.objects.filter(**{f"{subject}__import_batch": batch}).exists()
-            or records.filter(updated_at__gt=batch.committed_at).exists()
+        touched = records.filter(
+            Q(pk__in=FollowUp.objects.filter(**{f"{subject}__import_batch": batch}).values(f"{subject}_id"))
+            | Q(pk__in=Handover.objects.filter(**{f"{subject}__import_batch": batch}).values(f"{subject}_id"))
+            | Q(updated_at__gt=batch.committed_at)
         )
-        if touched:
-            raise ImportRefused(_("这次导入的记录已有跟踪、移交或修改,不能整批撤销;请逐条处理。"))
+        names = list(touched.order_by("name", "pk").values_list("name", flat=True)[:4])
+        if names:
+            total = len(names) if len(names) <= 3 else touched.count()
+            who = named_few(names, total, str(_("条记录")))
+            after = (
+                _("导错的潜在客户可以逐条【关闭客户】。")
+                if kind.key == "lead"
+                else _("导错的客户请联系系统管理员处理。")
+            )
+            raise ImportRefused(_("这次导入的记录中%(who)s已有跟踪、移交或修改,不能整批撤销。") % {"who": who} + after)
         if kind.key == "customer":
             Lead.objects.filter(customer__import_batch=batch).update(customer=None)
         n = records.count()

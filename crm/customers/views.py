@@ -733,14 +733,27 @@ class MergeView(CrmView):
         return self.show(keep, drop)
 
     def post(self, request: HttpRequest, kind: str) -> HttpResponse:
-        keep = selectors.find_record(self.model, request.POST.get("keep", ""))
-        drop = selectors.find_record(self.model, request.POST.get("drop", ""))
+        typed = {k: request.POST.get(k, "").strip()[:30] for k in ("keep", "drop")}
+        keep = selectors.find_record(self.model, typed["keep"])
+        drop = selectors.find_record(self.model, typed["drop"])
         if keep is None or drop is None:
+            labels = {"keep": _("保留的记录"), "drop": _("合并掉的记录")}
+            wrong = [
+                _("「%(box)s」找不到「%(v)s」") % {"box": labels[k], "v": typed[k]}
+                if typed[k]
+                else _("「%(box)s」没有填写") % {"box": labels[k]}
+                for k, found in (("keep", keep), ("drop", drop))
+                if found is None
+            ]
             messages.error(
                 request,
-                _("请用记录编号(如 #12)、会员卡号、手机号或身份证号指明两条记录;同一号码有多条记录时请用编号。"),
+                ";".join(wrong)
+                + _("。请用记录编号(如 #12)、会员卡号、手机号或身份证号指明;同一号码有多条记录时请用编号。"),
             )
-            return self.show(keep, drop, status=422)
+            return self.show(keep, drop, status=422, typed=typed)
+        if keep.pk == drop.pk:
+            messages.error(request, _("两栏是同一条记录(#%(id)s),请选择两条不同的记录。") % {"id": keep.pk})
+            return self.show(keep, None, status=422, typed=typed)
         if request.POST.get("_action") != "merge":
             return self.show(keep, drop)
         try:
@@ -757,7 +770,7 @@ class MergeView(CrmView):
         response["HX-Trigger"] = "crm:changed"
         return response
 
-    def show(self, keep: Any, drop: Any, status: int = 200) -> HttpResponse:
+    def show(self, keep: Any, drop: Any, status: int = 200, typed: dict[str, str] | None = None) -> HttpResponse:
         card = ["card_no"] if self.kind == "customer" else []  # not filled in: the kept one keeps its own card
         fields = ["name", *card, *services.MERGE_FILL[self.kind], "owner", "status", "created_at"]
         rows = []
@@ -770,6 +783,7 @@ class MergeView(CrmView):
             "label": self.label,
             "keep": keep,
             "drop": drop,
+            "typed": typed or {},
             "rows": rows,
             "groups": selectors.duplicate_groups(self.model),
             "unmasked": can_see_sensitive(self.request.user),

@@ -48,6 +48,7 @@ from crm.core.imports import (
     Progress,
     Table,
     as_text,
+    named_few,
     no_progress,
     original_values,
     read_table,
@@ -516,16 +517,14 @@ def commit(*, actor: Any, batch: ImportBatch, request: Any = None, progress: Pro
     return batch
 
 
-def _members_named(qs: QuerySet[Any], member: str, shown: int = 3) -> str:
-    """The members (``member`` is the path to the customer) a refusal is about, as 「张三」、「李四」 or
-    「张三」、「李四」、「王五」 等 5 位会员; empty when there are none."""
-    rows = list(qs.order_by(f"{member}__name", member).values_list(member, f"{member}__name").distinct()[: shown + 1])
+def _members_named(qs: QuerySet[Any], member: str) -> str:
+    """The members (``member`` is the path to the customer) a refusal is about, named by ``named_few``; empty
+    when there are none."""
+    rows = list(qs.order_by(f"{member}__name", member).values_list(member, f"{member}__name").distinct()[:4])
     if not rows:
         return ""
-    listed = "、".join(f"「{n}」" for _pk, n in rows[:shown])
-    if len(rows) <= shown:
-        return listed
-    return _("%(names)s 等 %(n)d 位会员") % {"names": listed, "n": qs.values(member).distinct().count()}
+    total = len(rows) if len(rows) <= 3 else qs.values(member).distinct().count()
+    return named_few([n for _pk, n in rows], total, str(_("位会员")))
 
 
 def undo(*, actor: Any, batch: ImportBatch, request: Any = None, progress: Progress = no_progress) -> int:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, cast
 
 from django.contrib import messages
@@ -20,7 +21,7 @@ from . import engine, selectors, services
 from .approvers import assign_candidates, transfer_candidates
 from .errors import WorkflowError
 from .forms import ActionForm, ApplicationFilterForm, BulkApproveForm, ChainStepFormSet, TaskFilterForm
-from .models import Application, Chain, EventAction, Status, Task
+from .models import Application, Chain, EventAction, Status, Task, TaskStatus
 from .registry import FormType, form_types
 
 
@@ -71,7 +72,12 @@ class TodoListView(TaskListBase):
 
     bulk_actions = [
         BulkAction("approve", gettext_lazy("批量通过"), confirm=gettext_lazy("对勾选的申请单逐张【通过】?")),
-        BulkAction("assign", gettext_lazy("批量分配"), confirm=gettext_lazy("把勾选的申请单都分配给所选的人?")),
+        BulkAction(
+            "assign",
+            gettext_lazy("批量分配"),
+            confirm=gettext_lazy("把勾选的申请单都分配给所选的人?"),
+            needs="assign_to",
+        ),
     ]
     assigned_to: Any = None
 
@@ -84,21 +90,48 @@ class TodoListView(TaskListBase):
         return task.application.steps[task.step]["assign_role"]
 
     def shown_bulk_actions(self, rows: list[Any]) -> list[BulkAction]:
-        """【批量通过】 for the page's plain steps, 【批量分配】 for its steps that assign (all of 潜在客户审核's)."""
+        """【批量通过】 for the page's plain steps, 【批量分配】 for its steps that assign (all of 潜在客户审核's).
+        Where every plain step on the page names its approval alike (经理复核's 【提交】), so does the button."""
         kinds = {"assign" if self._assigning(t) else "approve" for t in rows}
-        return [a for a in self.bulk_actions if a.name in kinds]
+        labels = {engine.approval_label(t.application, t.step) for t in rows if not self._assigning(t)}
+        shown = []
+        for a in self.bulk_actions:
+            if a.name == "approve" and len(labels) == 1 and labels != {str(engine.ACTION_LABELS["approve"])}:
+                (label,) = labels
+                a = dataclasses.replace(
+                    a,
+                    label=_("批量%(action)s") % {"action": label},
+                    confirm=_("对勾选的申请单逐张【%(action)s】?") % {"action": label},
+                )
+            if a.name in kinds:
+                shown.append(a)
+        return shown
 
     def get_bulk_form(self, data: Any = None, rows: list[Any] | None = None) -> BulkApproveForm:
-        if data is not None:  # whether the person chosen may be named at each step is the engine's to say
+        if rows is None:  # checking what was sent: whether that person may be named at each step is the engine's
             return BulkApproveForm(data, candidates=User.objects.filter(is_active=True))
-        roles = {self._assigning(t) for t in rows or []} - {None}
+        roles = {self._assigning(t) for t in rows} - {None}
         if not roles:
-            return BulkApproveForm()
+            return BulkApproveForm(data)
         user = cast(User, self.request.user)
         ids = {
             pk for role in roles for pk in assign_candidates(user, {"assign_role": role}).values_list("pk", flat=True)
         }
-        return BulkApproveForm(candidates=User.objects.filter(pk__in=ids).order_by("department__path", "id"))
+        return BulkApproveForm(data, candidates=User.objects.filter(pk__in=ids).order_by("department__path", "id"))
+
+    def describe_gone(self, pks: list[int]) -> list[tuple[str, str]]:
+        """Ticked to-dos of this person's that left the list meanwhile, and why."""
+        out = []
+        for task in Task.objects.filter(pk__in=pks, approver=self.request.user.pk).select_related("application"):
+            app = task.application
+            if task.status == TaskStatus.CANCELLED and app.status == Status.DRAFT:
+                why = _("申请人已撤销")
+            elif task.status != TaskStatus.CANCELLED:
+                why = _("您已经处理过")
+            else:
+                why = _("已由别人处理")
+            out.append((app.title, why))
+        return out
 
     def bulk(self, action: str, rows: list[Any], form: Any) -> BulkOutcome:
         self.assigned_to = form.cleaned_data.get("assign_to") if action == "assign" else None

@@ -122,6 +122,16 @@ def test_an_owner_is_named_by_login_name_or_by_an_unambiguous_full_name(
     batch = imports.preview(actor=people["李明"], kind=imports.KINDS["lead"], data=xlsx(again), filename="p.xlsx")
     assert batch.problems[0]["problems"] == ["负责人「张伟(销售二组)」不在您的数据权限范围内"]
     assert batch.notices == []  # a login name nobody else is named after needs no notice
+    # 周丽 (销售二组) writes 「张伟」 meaning her own rep: told whose login to write; a refused row has no notice
+    rows = [["姓名", "手机号", "负责人"], ["己", "13800000046", "张伟"], ["庚", "1380000004", "张伟(销售二组)"]]
+    batch = imports.preview(actor=people["周丽"], kind=imports.KINDS["lead"], data=xlsx(rows), filename="q.xlsx")
+    assert batch.problems[0]["problems"] == [
+        "负责人「张伟」不在您的数据权限范围内;您范围内同名的是「张伟(销售二组)」,请填写其登录名"
+    ]
+    assert batch.notices == []
+    rows = [["姓名", "手机号", "负责人"], ["辛", "1380000004", "张伟"], ["壬", "13800000047", "张伟"]]
+    batch = imports.preview(actor=people["王建国"], kind=imports.KINDS["lead"], data=xlsx(rows), filename="r.xlsx")
+    assert batch.imported == 1 and batch.notices[0].startswith("负责人填「张伟」的 1 行")  # 辛's mobile is bad
 
 
 def test_undo_is_refused_once_an_imported_record_was_followed_up(people: dict[str, Any]) -> None:
@@ -139,8 +149,11 @@ def test_undo_is_refused_once_an_imported_record_was_followed_up(people: dict[st
 
     assert set(week_filter(Lead.objects.all(), "new").values_list("name", flat=True)) == {"冯一", "冯二"}
     FollowUp.objects.create(lead=lead, at=timezone.now(), content="电话", author=zhang)
-    with pytest.raises(imports.ImportRefused, match="不能整批撤销"):
+    with pytest.raises(imports.ImportRefused) as refused:
         imports.undo(actor=zhang, batch=batch)
+    assert refused.value.messages == [
+        "这次导入的记录中「冯一」已有跟踪、移交或修改,不能整批撤销。导错的潜在客户可以逐条【关闭客户】。"
+    ]
     assert Lead.objects.filter(import_batch=batch).count() == 2
 
 

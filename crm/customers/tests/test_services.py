@@ -343,7 +343,15 @@ def test_the_merge_page(client_for: Any, people: dict[str, Any]) -> None:
     r = admin.get(url)
     assert r.status_code == 200 and f"#{a.pk}" in r.content.decode()
     r = admin.post(url, {"keep": f"#{a.pk}", "drop": "13600000001"})  # the mobile is ambiguous: both hold it
-    assert r.status_code == 422 and "请用记录编号" in r.content.decode()
+    assert r.status_code == 422 and "「合并掉的记录」找不到「13600000001」。请用记录编号" in r.content.decode()
+    assert 'value="13600000001"' in r.content.decode()  # what was typed stays
+    r = admin.post(url, {"keep": "abc", "drop": ""})
+    assert "「保留的记录」找不到「abc」;「合并掉的记录」没有填写。" in r.content.decode()
+    # one record against itself: refused at 【对比】, no table and no 【合并】 offered
+    r = admin.post(url, {"keep": f"#{a.pk}", "drop": f"#{a.pk}", "_action": "compare"})
+    body = r.content.decode()
+    assert r.status_code == 422 and f"两栏是同一条记录(#{a.pk}),请选择两条不同的记录。" in body
+    assert 'value="merge"' not in body
     r = admin.post(url, {"keep": f"#{a.pk}", "drop": f"#{b.pk}", "_action": "compare"})
     assert r.status_code == 200 and "浦东" in r.content.decode()
     confirm = f"把 #{b.pk} 孙总 合并到 #{a.pk} 孙总:#{b.pk} 将标为「已合并」,合并后不能撤销。确定合并吗?"

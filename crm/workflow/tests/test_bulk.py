@@ -73,11 +73,15 @@ def test_rows_handled_since_or_never_in_the_list_are_named_and_left(client_for, 
     stale = task_of(apps["乙"])
     li = client_for("李明")
     engine.transition(apps["乙"], "approve", actor=org["李明"])  # on its own page, in another tab
-    other = submitted(org, "丁", by="周丽")["丁"]  # 周丽's manager is not 李明: never his
-    r = bulk(li, task_of(apps["甲"]), stale, task_of(other))
+    withdrawn = submitted(org, "丙")["丙"]
+    gone = task_of(withdrawn)
+    engine.transition(withdrawn, "withdraw", actor=org["张伟"])  # nobody had opened it yet
+    other = submitted(org, "丁", by="周丽")["丁"]  # 周丽's manager is not 李明: never his, never named to him
+    r = bulk(li, task_of(apps["甲"]), stale, gone, task_of(other))
     body = r.content.decode()
     assert "已通过 1 张申请单。" in body
-    assert "以下没有批量通过:2 条已不在列表中(可能已由别人处理),没有处理。" in body
+    assert "以下没有批量通过:「乙」:您已经处理过;「丙」:申请人已撤销;1 条已不在列表中(可能已由别人处理)。" in body
+    assert "丁" not in body.split("以下没有批量通过")[1].split("</div>")[0]
     assert Application.objects.get(pk=other.pk).status == Status.IN_PROGRESS
     assert Application.objects.get(pk=apps["甲"].pk).status == Status.APPROVED
 
@@ -138,6 +142,33 @@ def test_bulk_assign_on_a_plain_step_is_refused_by_the_engine(client_for, org) -
     r = li.post(TODO, {"_bulk": "assign", "pk": [task_of(apps["甲"]).pk], "assign_to": org["张伟"].pk})
     assert "「甲」:本步骤不需要分配处理人。" in r.content.decode()
     assert Application.objects.get(pk=apps["甲"].pk).status == Status.IN_PROGRESS
+
+
+def test_a_refusal_before_anything_is_done_keeps_the_ticks_and_what_was_typed(client_for, org) -> None:
+    assign_chain()
+    apps = submitted(org, "甲", "乙", by="陈静")
+    wang = client_for("王建国")
+    ticked = task_of(apps["甲"])
+    r = wang.post(TODO, {"_bulk": "assign", "pk": [ticked.pk], "opinion": "请跟进"}, HTTP_HX_REQUEST="true")
+    body = r.content.decode()
+    assert "没有处理:分配给:请选择分配给谁。" in body
+    assert f'value="{ticked.pk}" form="' in body and body.count(" checked") == 1  # 甲 still ticked, 乙 not
+    assert 'value="请跟进"' in body
+    # the person list is still the step's own (his managers), not everyone
+    choices = body.split('name="assign_to"')[1].split("</select>")[0]
+    assert "李明" in choices and "张伟" not in choices
+    # done, the page starts afresh
+    r = wang.post(TODO, {"_bulk": "assign", "pk": [ticked.pk], "assign_to": org["李明"].pk, "opinion": "请跟进"})
+    assert " checked" not in r.content.decode() and 'value="请跟进"' not in r.content.decode()
+
+
+def test_the_bulk_button_takes_the_name_the_steps_give_their_approval(client_for, org) -> None:
+    make_chain({"approver_kind": ApproverKind.DEPT_MANAGER, "approve_label": "提交"})
+    apps = submitted(org, "甲")
+    page = client_for("李明").get(TODO).content.decode()
+    assert ">批量提交</button>" in page and "对勾选的申请单逐张【提交】" in page and "批量通过" not in page
+    r = bulk(client_for("李明"), task_of(apps["甲"]))
+    assert "已通过 1 张申请单。" in r.content.decode()
 
 
 def test_nothing_ticked_too_many_a_long_opinion_or_an_unknown_action_change_nothing(client_for, org) -> None:

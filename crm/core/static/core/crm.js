@@ -252,13 +252,25 @@
     target.prepend(box);
   }
   // A button that asks first (data-confirm): htmx reads hx-confirm from the form, not from the button pressed.
+  // Not asked when the answer would be a refusal anyway (the server says why, and keeps what was typed): a bulk
+  // action with no row ticked, or without the field it needs (data-needs), or a button marked data-check-first
+  // whose form lacks a required field (【关闭客户】 without its reason). Never for a plain 【删除】: asked always.
+  function bound(button) {
+    var form = button.form;
+    if (!form) { return true; }
+    if ("checkFirst" in button.dataset && !form.checkValidity()) { return false; }
+    if (form.classList.contains("crm-bulk") &&
+        !document.querySelector('input[name="pk"][form="' + form.id + '"]:checked')) { return false; }
+    var needed = button.dataset.needs && form.elements.namedItem(button.dataset.needs);
+    return !(needed && !needed.value);
+  }
   document.body.addEventListener("htmx:confirm", function (e) {
     var trigger = e.detail.triggeringEvent;
     var button = trigger && trigger.submitter;
     var question = button && button.dataset && button.dataset.confirm;
     if (!question) { return; }
     e.preventDefault();
-    if (window.confirm(question)) { e.detail.issueRequest(true); }
+    if (!bound(button) || window.confirm(question)) { e.detail.issueRequest(true); }
   });
   document.body.addEventListener("htmx:responseError", function (e) { failure(e, "errorLabel"); });
   document.body.addEventListener("htmx:sendError", function (e) { failure(e, "offlineLabel"); });
@@ -281,15 +293,22 @@
     var tr = e.target.closest("tr[data-href]");
     if (tr) { openRow(tr); }
   });
-  // 【全选本页】 above a list's tick column: every row of this page, and back.
+  // 【全选本页】 above a list's tick column: every row of this page, and back; it shows whether all are ticked.
   document.addEventListener("change", function (e) {
     var all = e.target.dataset && e.target.dataset.crmTickAll;
-    if (!all) { return; }
-    document.querySelectorAll('input[name="pk"][form="' + all + '"]').forEach(function (box) {
-      box.checked = e.target.checked;
-    });
+    var boxes = function (id) { return document.querySelectorAll('input[name="pk"][form="' + id + '"]'); };
+    if (all) {
+      boxes(all).forEach(function (box) { box.checked = e.target.checked; });
+      return;
+    }
+    var id = e.target.name === "pk" && e.target.getAttribute("form");
+    var head = id && document.querySelector('[data-crm-tick-all="' + id + '"]');
+    if (head) {
+      head.checked = Array.prototype.every.call(boxes(id), function (box) { return box.checked; });
+    }
   });
   document.addEventListener("keydown", function (e) {
+    if (e.target.closest && e.target.closest("td.crm-tick")) { return; }  // Enter on a tick box opens nothing
     var tr = e.target.closest && e.target.closest("tr[data-href]");
     if (tr && e.key === "Enter") { openRow(tr); }
   });
