@@ -27,6 +27,7 @@ class MenuNode:
     order: int = 100
     login_only: bool = False
     badge_url_name: str | None = None  # a count shown beside the node, refreshed without a page reload
+    tab_title: Any = None  # the title of the tab it opens, where the label alone is ambiguous (default: the label)
     children: list[MenuNode] = field(default_factory=list)
 
     @property
@@ -55,6 +56,10 @@ class VisibleNode:
     @property
     def label(self) -> Any:
         return self.node.label
+
+    @property
+    def tab_title(self) -> Any:
+        return self.node.tab_title or self.node.label
 
     @property
     def url(self) -> str | None:

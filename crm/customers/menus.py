@@ -1,6 +1,7 @@
 """客户管理 in the menu: leads and formal customers, each with entry, review and tracking (and its weekly
 sub-lists), as the seed names them."""
 
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from crm.core.menu import MenuNode, menu
@@ -52,7 +53,12 @@ menu.register(
 for key, label, icon in WEEKLY:
     menu.register(
         MenuNode(
-            f"lead_week_{key}", label, f"customers:lead_week_{key}", permissions=("customers.view_lead",), icon=icon
+            f"lead_week_{key}",
+            label,
+            f"customers:lead_week_{key}",
+            permissions=("customers.view_lead",),
+            icon=icon,
+            tab_title=format_lazy("{}({})", label, _("潜在客户")),  # beside the customers' tab of the same name
         ),
         parent="lead_tracking",
     )

@@ -304,6 +304,12 @@ def test_home_shortcuts_reach_the_pages_inside_menu_groups(client_for) -> None:
     assert "本周新增客户" not in {str(t) for t in shortcuts}  # the weekly lists stay under their page
 
 
+def test_the_leads_weekly_lists_open_tabs_named_apart_from_the_customers(client_for) -> None:
+    body = client_for("张伟").get("/CRM/").content.decode()
+    assert body.count('data-tab-title="本周待跟踪客户(潜在客户)"') == 1  # the leads'
+    assert body.count('data-tab-title="本周待跟踪客户"') == 1  # the customers'
+
+
 def test_mounted_under_crm_and_root_redirects(client: Client, demo: object) -> None:
     r = client.get("/")
     assert r.status_code == 302 and r["Location"] == "/CRM/"
