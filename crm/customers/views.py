@@ -43,7 +43,7 @@ from .forms import (
     VehicleFormSet,
 )
 from .formtypes import CUSTOMER, LEAD
-from .models import Customer, CustomerQuerySet, CustomerStatus, Lead, LeadStatus
+from .models import Customer, CustomerQuerySet, CustomerStatus, FollowUp, Lead, LeadStatus
 from .services import CustomerError
 from .tabs import profile_tabs
 
@@ -454,6 +454,12 @@ class PartyDetailView(CrmView):
             "can_hand_over": is_owner and following,
             "can_assign": may_assign,
             "followups": followups[:200],
+            # a customer converted from a lead: what was learnt while it was a lead goes on being read here
+            "lead_followups": (
+                FollowUp.objects.filter(lead_id=obj.lead_id).select_related("method", "author", "intent")[:200]
+                if isinstance(obj, Customer) and obj.lead_id
+                else ()
+            ),
             "handovers": handovers,
             "imported_to": selectors.imported_to(obj, handovers) if obj.import_batch_id else None,
             "followup_form": forms.get("followup_form") or FollowUpForm(prefix="fu", for_lead=isinstance(obj, Lead)),

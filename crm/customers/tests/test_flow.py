@@ -138,6 +138,10 @@ def test_the_lead_and_customer_flow_of_the_seed(client_for: Any, people: dict[st
     assert "钱多多" in names(zhang, "customers:customer_week_new")
     curl = reverse("customers:customer_detail", args=[customer.pk])
     assert liu.get(curl).status_code == 404
+    # what was learnt while it was a lead is read on the customer's 跟踪记录 too
+    page = zhang.get(curl).content.decode()
+    earlier = page.split('data-testid="lead-followups"')[1].split("</table>")[0]
+    assert "电话沟通,对会籍感兴趣" in earlier and "转客户之前,作为潜在客户「钱多多」的跟踪记录" in page
 
     # 张伟 fills 房产 and 车辆 inline.
     r = zhang.post(
