@@ -403,12 +403,23 @@ class PartyFilterForm(PersonSearch, ListFilterForm):
         return qs.filter(created_at__lt=local_midnight(value + timedelta(days=1)))
 
 
+# A lead in registration is listed by its application's state (草稿, 审批中, 已退回): the choice finding them says so.
+REGISTERING_LEADS = _("登记中(草稿、审批中或已退回)")
+
+
 class LeadFilterForm(PartyFilterForm):
     intent = _dict_choice("intent_level", _("意向等级"))
     status = forms.ChoiceField(
         label=_("状态"),
         required=False,
-        choices=[("", _("全部")), *((v, label) for v, label in LeadStatus.choices if v != LeadStatus.MERGED)],
+        choices=[
+            ("", _("全部")),
+            *(
+                (v, REGISTERING_LEADS if v == LeadStatus.DRAFT else label)
+                for v, label in LeadStatus.choices
+                if v != LeadStatus.MERGED
+            ),
+        ],
     )
 
     lookups = {**PartyFilterForm.lookups, "intent": "intent", "status": "status"}

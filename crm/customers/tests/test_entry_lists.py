@@ -27,6 +27,10 @@ def test_a_returned_application_reads_as_returned_in_the_entry_lists(client_for:
     assert r.status_code == 302
     (row,) = _rows(chen, "customers:lead_entry")
     assert str(row["cells"][4]) == "草稿(已退回)"
+    # the status condition that finds it says it finds the registrations in every state of their application
+    page = chen.get(reverse("customers:lead_entry"), {"status": "draft"})
+    assert [r["obj"] for r in page.context["rows"]] == [lead]
+    assert ">登记中(草稿、审批中或已退回)</option>" in page.content.decode()
 
 
 def test_what_was_handed_on_opens_as_its_registration_and_merged_records_are_gone(
