@@ -322,7 +322,8 @@ class ObjectListView(CrmView):
         outcome = self.bulk(action.name, sorted(rows, key=lambda r: ticked.index(r.pk)), form)
         if outcome.done:
             messages.success(request, self.bulk_done_message(action, outcome.done))
-        gone = [pk for pk in ticked if pk not in {r.pk for r in rows}]
+        found = {r.pk for r in rows}
+        gone = [pk for pk in ticked if pk not in found]
         named = self.describe_gone(gone) if gone else []
         refused = [f"「{title}」:{reason.rstrip('。')}" for title, reason in [*outcome.refused, *named]]
         if len(gone) > len(named):
