@@ -23,6 +23,11 @@ class CoreConfig(AppConfig):
     verbose_name = _("基础")
 
     def ready(self) -> None:
+        from django import forms
+
+        from .forms import OneQueryChoiceIterator
+
+        forms.ModelChoiceField.iterator = OneQueryChoiceIterator  # type: ignore[misc]  # one query, not a cursor
         autodiscover_modules("menus")
         autodiscover_modules("imports")  # each app registers what it imports (crm.core.imports.register)
         # Once per migrate run: the signal is sent for every app; this app's is enough.

@@ -239,8 +239,9 @@ class ObjectListView(CrmView):
         if request.GET.get("export") == "xlsx":
             return self.export(form)
         col, field, desc = self.current_sort()
-        paginator = KeysetPaginator(self.filtered(form), field, desc, self.page_size, keys_first=self.keys_first)
-        count, more = capped_count(self.filtered(form))
+        found = self.filtered(form)
+        paginator = KeysetPaginator(found, field, desc, self.page_size, keys_first=self.keys_first)
+        count, more = capped_count(found)
         page = paginator.page(
             after=request.GET.get("after") or None,
             before=request.GET.get("before") or None,

@@ -433,3 +433,17 @@ def test_a_tab_whose_session_ended_takes_the_window_to_the_login_page(client) ->
     page = client.get(r["HX-Redirect"]).content.decode()
     assert "您的登录已失效,请重新登录。" in page
     assert client.get(url).status_code == 302  # a whole page: the usual redirect
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="server-side cursors are PostgreSQL's")
+def test_search_selects_read_their_choices_with_one_query_each(client_for) -> None:
+    """The selects of a search area (负责人, 客户来源, 客户级别) are read with one plain query each, not streamed
+    through a server-side cursor (DECLARE, FETCH, CLOSE: three round trips apiece)."""
+    director = client_for("王建国")
+    url = reverse("customers:customer_list")
+    director.get(url)
+    with CaptureQueriesContext(connection) as ctx:
+        r = director.get(url)
+    assert r.status_code == 200 and 'name="owner"' in r.content.decode()
+    statements = [q["sql"] for q in ctx.captured_queries]
+    assert not [s for s in statements if s.lstrip().upper().startswith("DECLARE")], statements
