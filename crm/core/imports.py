@@ -18,8 +18,9 @@ import io
 import logging
 import re
 import time
+import unicodedata
 import zipfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
@@ -70,7 +71,12 @@ class Table:
     rows: list[tuple[int, dict[str, Any]]] = field(default_factory=list)  # (line number in the file, values)
     header_line: int = 0
     unused: list[str] = field(default_factory=list)  # header cells no column recognised: 「电话」(C 列)
+    notices: list[str] = field(default_factory=list)  # what the person should know of how the file was read
 
+
+# The columns the file of rows not imported adds around the template's (``problems_xlsx``): read back, they are
+# the file's own and not data, so a corrected file goes in again without a word about them.
+REPORT_COLUMNS = ("行号", "问题")
 
 _NOTE = re.compile(r"[(\[【][^()\[\]【】]*[)\]】]$")  # 手机号(必填), 手机号【必填】, 金额(元)
 
@@ -114,21 +120,53 @@ def _check_zip(data: bytes) -> None:
         raise ImportFileError(_("文件解压后过大,不像正常的 Excel 文件,已拒绝。"))
 
 
-def _read_workbook(data: bytes) -> list[list[Any]]:
-    from python_calamine import CalamineWorkbook
+def _read_workbook(data: bytes) -> Iterator[tuple[str, list[list[Any]]]]:
+    """The workbook's visible worksheets, in order, each as its name and its rows (read when asked for). A hidden
+    sheet is not read: it is where staff keep what they do not mean to import. A merged cell's value is in each
+    row the merge covers (see ``_fill_merged``)."""
+    from python_calamine import CalamineWorkbook, SheetTypeEnum, SheetVisibleEnum
 
     try:
         book = CalamineWorkbook.from_filelike(io.BytesIO(data))
-        if not book.sheet_names:
-            raise ImportFileError(_("文件里没有工作表。"))
-        return book.get_sheet_by_index(0).to_python(skip_empty_area=False)
-    except ImportFileError:
-        raise
+        sheets = [
+            (i, m.name)
+            for i, m in enumerate(book.sheets_metadata)
+            if m.visible == SheetVisibleEnum.Visible and m.typ == SheetTypeEnum.WorkSheet
+        ]
     except Exception:
         raise ImportFileError(_("无法读取这个 Excel 文件(可能已损坏或加了密码);请另存为 .xlsx 后重试。")) from None
+    if not sheets:
+        raise ImportFileError(_("文件里没有可见的工作表。"))
+    for index, name in sheets:
+        try:
+            sheet = book.get_sheet_by_index(index)
+            rows = sheet.to_python(skip_empty_area=False)
+            merged = sheet.merged_cell_ranges or []
+        except Exception:
+            raise ImportFileError(_("无法读取这个 Excel 文件(可能已损坏或加了密码);请另存为 .xlsx 后重试。")) from None
+        yield name, _fill_merged(rows, merged)
+
+
+def _fill_merged(rows: list[list[Any]], merged: Iterable[tuple[tuple[int, int], tuple[int, int]]]) -> list[list[Any]]:
+    """A value merged down several rows (a 负责人 or 客户来源 shared by the rows beside it) in each of them: the
+    spreadsheet shows it on every row, the file holds it in the first. Across columns a merged value stays in
+    its first column, as the spreadsheet itself reads it."""
+    for (top, col), (bottom, _right) in merged:
+        if top >= len(rows) or col >= len(rows[top]):
+            continue
+        value = rows[top][col]
+        for r in range(top + 1, min(bottom, len(rows) - 1) + 1):
+            if col < len(rows[r]) and rows[r][col] in ("", None):
+                rows[r][col] = value
+    return rows
 
 
 def _decode(data: bytes) -> str:
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):  # Excel's 「Unicode 文本」 is UTF-16 with a byte-order mark
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            pass
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             return data.decode(encoding)
@@ -138,7 +176,7 @@ def _decode(data: bytes) -> str:
 
 
 def _read_csv(data: bytes) -> list[list[Any]]:
-    if b"\x00" in data[:4096]:
+    if b"\x00" in data[:4096] and data[:2] not in (b"\xff\xfe", b"\xfe\xff"):
         raise ImportFileError(_("这不是表格文件;请上传 .xlsx、.xls 或 .csv 文件。"))
     text = _decode(data)
     try:
@@ -151,14 +189,15 @@ def _read_csv(data: bytes) -> list[list[Any]]:
         raise ImportFileError(_("CSV 文件格式有误,无法读取。")) from None
 
 
-def read_rows(data: bytes, filename: str = "") -> list[list[Any]]:
-    """All rows of the file's first sheet (or of the CSV), cells cleaned."""
+def read_sheets(data: bytes, filename: str = "") -> Iterator[tuple[str, list[list[Any]]]]:
+    """The file's sheets as (name, rows), cells cleaned: a workbook's visible worksheets in order, read one at a
+    time as they are asked for; a CSV is one sheet without a name."""
     _check_size(data)
     if data[:4] == b"PK\x03\x04":
         _check_zip(data)
-        raw = _read_workbook(data)
+        sheets: Iterable[tuple[str, list[list[Any]]]] = _read_workbook(data)
     elif data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":  # an .xls (OLE2 compound file)
-        raw = _read_workbook(data)
+        sheets = _read_workbook(data)
     elif filename.lower().endswith((".xlsx", ".xls", ".xlsm")):
         raise ImportFileError(_("文件扩展名是 Excel,但内容不是 Excel 文件;请重新导出后上传。"))
     elif "." in filename and not filename.lower().endswith((".csv", ".txt", ".tsv")):
@@ -166,8 +205,14 @@ def read_rows(data: bytes, filename: str = "") -> list[list[Any]]:
             _("「%(name)s」不是表格文件;请上传 .xlsx、.xls 或 .csv 文件。") % {"name": filename.rsplit("/", 1)[-1][:60]}
         )
     else:
-        raw = _read_csv(data)
-    return [[clean_cell(c) for c in row] for row in raw]
+        sheets = [("", _read_csv(data))]
+    for name, raw in sheets:
+        yield name, [[clean_cell(c) for c in row] for row in raw]
+
+
+def read_rows(data: bytes, filename: str = "") -> list[list[Any]]:
+    """All rows of the file's first visible sheet (or of the CSV), cells cleaned."""
+    return next(iter(read_sheets(data, filename)))[1]
 
 
 def _column_letter(index: int) -> str:
@@ -182,22 +227,26 @@ def _column_letter(index: int) -> str:
 
 def read_table(data: bytes, filename: str, columns: Sequence[ImportColumn]) -> Table:
     """The file's rows under the header the columns recognise. The header is the first of the top rows that
-    names every required column; rows above it are titles, blank rows and totals rows below are skipped."""
-    rows = read_rows(data, filename)
+    names every required column, on the first visible sheet that has one (a workbook may open with a sheet of
+    notes); rows above it are titles, blank rows and totals rows below are skipped."""
     required = [c for c in columns if c.required]
     by_name = {name: c for c in columns for name in c.names()}
-    header_at, mapping = -1, {}
-    likely: tuple[int, dict[int, ImportColumn]] = (-1, {})  # the top row most like a header, to say what it lacks
-    for i, row in enumerate(rows[:30]):
-        found = {j: by_name[clean_header(cell)] for j, cell in enumerate(row) if clean_header(cell) in by_name}
-        keys = {c.key for c in found.values()}
-        if all(c.key in keys for c in required) and len(found) >= min(2, len(columns)):
-            header_at, mapping = i, found
+    passed: list[str] = []  # sheets before the one read, without a header
+    best: tuple[str, list[list[Any]], tuple[int, dict[int, ImportColumn]]] | None = None  # most like a header
+    for sheet, rows in read_sheets(data, filename):
+        header_at, mapping, likely = _find_header(rows, by_name, required, len(columns))
+        if header_at >= 0:
             break
-        if len(found) > len(likely[1]):
-            likely = (i, found)
-    if header_at < 0:
-        raise ImportFileError(_no_header(rows, likely, required))
+        if best is None or len(likely[1]) > len(best[2][1]):
+            best = (sheet, rows, likely)
+        passed.append(sheet)
+    else:
+        assert best is not None
+        message = _no_header(best[1], best[2], required)
+        if len(passed) > 1:
+            where = _("工作表「%(sheet)s」") % {"sheet": best[0]} if best[2][0] >= 0 else ""
+            message = where + message + _("(文件中 %(n)d 个工作表都找过了。)") % {"n": len(passed)}
+        raise ImportFileError(message)
     seen: dict[str, int] = {}
     for j, column in sorted(mapping.items()):
         if column.key in seen:  # which of the two would count is anybody's guess: ask
@@ -208,13 +257,14 @@ def read_table(data: bytes, filename: str, columns: Sequence[ImportColumn]) -> T
         seen[column.key] = j
     limit = settings.CRM_IMPORT_MAX_ROWS
     table = Table(columns=list(columns), header_line=header_at + 1, unused=_unused(rows[header_at], mapping))
+    if passed:
+        table.notices.append(
+            _("读取的是工作表「%(sheet)s」:前面的工作表「%(passed)s」中没有表头。")
+            % {"sheet": sheet, "passed": "」「".join(passed)}
+        )
     for i, row in enumerate(rows[header_at + 1 :], start=header_at + 2):
         values = {mapping[j].key: v for j, v in enumerate(row) if j in mapping}
-        if all(v in ("", None) for v in values.values()):
-            continue
-        # a totals row (合计 in whichever column comes first, the 姓名 one often) or a comment line
-        first = next((str(v).strip() for v in row if v not in ("", None)), "")
-        if first.startswith(("合计", "总计", "#")):
+        if all(v in ("", None) for v in values.values()) or _is_totals(row):
             continue
         table.rows.append((i, values))
         if len(table.rows) > limit:
@@ -224,12 +274,43 @@ def read_table(data: bytes, filename: str, columns: Sequence[ImportColumn]) -> T
     return table
 
 
+def _find_header(
+    rows: list[list[Any]], by_name: dict[str, ImportColumn], required: list[ImportColumn], n_columns: int
+) -> tuple[int, dict[int, ImportColumn], tuple[int, dict[int, ImportColumn]]]:
+    """(line index of the header or -1, its cells' columns, the top row most like a header to say what it lacks)."""
+    likely: tuple[int, dict[int, ImportColumn]] = (-1, {})
+    for i, row in enumerate(rows[:30]):
+        found = {j: by_name[clean_header(cell)] for j, cell in enumerate(row) if clean_header(cell) in by_name}
+        keys = {c.key for c in found.values()}
+        if all(c.key in keys for c in required) and len(found) >= min(2, n_columns):
+            return i, found, likely
+        if len(found) > len(likely[1]):
+            likely = (i, found)
+    return -1, {}, likely
+
+
+_TOTALS = re.compile(r"^(?:合计|总计|小计|共计)(?:[:(\[].*)?$")
+
+
+def _is_totals(row: list[Any]) -> bool:
+    """A totals row (合计, 总 计 or 小计, in whichever column: after a 序号 too) or a comment line (# first)."""
+    texts = [v for v in row if type(v) is str and v]
+    if not texts:
+        return False
+    if texts[0].startswith("#") and next(v for v in row if v not in ("", None)) is texts[0]:
+        return True
+    if "计" not in "".join(texts):  # the usual row, at the cost of one join
+        return False
+    return any(_TOTALS.match(_SPACES.sub("", v).translate(_WIDE)) for v in texts if "计" in v)
+
+
 def _unused(header: list[Any], mapping: dict[int, ImportColumn]) -> list[str]:
     """The header's named cells no column recognised, as 「电话」(C 列): their data is not imported."""
+    ours = {clean_header(n) for n in (*REPORT_COLUMNS, *(_(n) for n in REPORT_COLUMNS))}
     return [
         _("「%(name)s」(%(col)s 列)") % {"name": str(cell).strip(), "col": _column_letter(j)}
         for j, cell in enumerate(header)
-        if j not in mapping and str(cell or "").strip()
+        if j not in mapping and str(cell or "").strip() and clean_header(cell) not in ours
     ]
 
 
@@ -259,6 +340,18 @@ def _no_header(rows: list[list[Any]], likely: tuple[int, dict[int, ImportColumn]
 # ---------------------------------------------------------------------------------------------------
 
 
+def narrow(text: str) -> str:
+    """Full-width letters, digits and punctuation as their ASCII forms (NFKC): １３８、ＶＩＰ－００２、（销售二组）
+    as a Chinese input method types them are 138, VIP-002, (销售二组). For codes, numbers and names looked up,
+    not for text kept as typed (a company's （北京） stays)."""
+    return unicodedata.normalize("NFKC", text) if not text.isascii() else text
+
+
+def fold(value: Any) -> str:
+    """A cell as a key to look up by: narrowed (``narrow``), without spaces, case aside."""
+    return "".join(narrow(str(value)).split()).casefold()
+
+
 def as_text(value: Any) -> str:
     if value is None:
         return ""
@@ -267,19 +360,22 @@ def as_text(value: Any) -> str:
     return str(value).strip()
 
 
+_EXCEL_EPOCH = datetime(1899, 12, 30)  # Excel's day 1 is 1900-01-01 (day 60, 1900-02-29, never was)
 _DATE_RE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?(?:\s.*)?$")
 
 
 def as_date(value: Any) -> date | None:
-    """A date from a cell: a real date, 2020-01-31, 2020/1/31, 2020年1月31日 or 20200131. ``None`` for
-    empty; ``ValueError`` when it is not a date."""
+    """A date from a cell: a real date, Excel's day number, 2020-01-31, 2020/1/31, 2020年1月31日 or 20200131, in
+    full-width digits too. ``None`` for empty; ``ValueError`` when it is not a date."""
     if value in (None, ""):
         return None
     if isinstance(value, datetime):
         return value.date()
     if isinstance(value, date):
         return value
-    text = str(value).strip()
+    if isinstance(value, int | float) and not isinstance(value, bool) and 61 <= value < 80_000:
+        return (_EXCEL_EPOCH + timedelta(days=int(value))).date()  # a date cell formatted as a number
+    text = narrow(str(value)).strip()
     m = _DATE_RE.match(text)
     if m:
         return date(int(m[1]), int(m[2]), int(m[3]))

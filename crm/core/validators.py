@@ -23,8 +23,17 @@ def id_check_digit(first17: str) -> str:
     return ID_CHECK[(sum(map(mul, first17.encode(), ID_WEIGHTS)) - _ZERO) % 11]
 
 
+_MOBILE_NOISE = re.compile(r"[\s\-()（）]")
+
+
 def normalize_mobile(value: str) -> str:
-    return re.sub(r"[\s\-]", "", value or "").removeprefix("+86")
+    """A mobile as stored: without spaces, dashes or brackets, and without the country code written before it
+    (+86, 0086, 86, (+86))."""
+    digits = _MOBILE_NOISE.sub("", value or "")
+    for prefix in ("+86", "0086", "86"):
+        if digits.startswith(prefix) and len(digits) == len(prefix) + 11:
+            return digits[len(prefix) :]
+    return digits
 
 
 def validate_mobile(value: str) -> None:

@@ -30,7 +30,9 @@ from crm.core.imports import (
     Table,
     as_date,
     as_text,
+    fold,
     named_few,
+    narrow,
     no_progress,
     original_values,
     read_table,
@@ -140,10 +142,12 @@ class Checker:
 
     def __init__(self, kind: ImportKind, actor: Any) -> None:
         self.kind, self.actor = kind, actor
-        self.dicts: dict[str, dict[str, int]] = {}
+        self.dicts: dict[str, dict[str, int]] = {}  # by label and by code, folded (``fold``)
+        self.dict_labels: dict[str, str] = {}
         for key, code in DICTS.items():
             items = DictItem.objects.filter(dict_type__code=code, is_active=True).values_list("id", "label", "code")
-            self.dicts[key] = {**{c: i for i, _l, c in items}, **{lbl: i for i, lbl, _c in items}}
+            self.dicts[key] = {**{fold(c): i for i, _l, c in items}, **{fold(lbl): i for i, lbl, _c in items}}
+            self.dict_labels[key] = "、".join(list(dict.fromkeys(lbl for _i, lbl, _c in items))[:12])
         self.people, self.namesakes = _people()
         self.by_login: list[tuple[dict[str, Any], str]] = []  # rows whose 负责人 is a login name and others' name
         self.grant = actor.data_grant("change", fresh=True)
@@ -196,6 +200,7 @@ class Checker:
         others = "、".join(
             _("%(dept)s的「%(login)s」") % {"dept": _department(u), "login": u.username} for u in self.namesakes[text]
         )
+        text = owner.username
         return _(
             "负责人填「%(v)s」的 %(n)d 行按登录名给了%(dept)s的%(v)s;同名的还有%(others)s。"
             "如果这些行指的是后者,请把负责人改成其登录名后重新上传。"
@@ -224,7 +229,7 @@ class Checker:
         return row, problems
 
     def _mobile(self, values: dict[str, Any], row: dict[str, Any], problems: list[str]) -> None:
-        mobile = normalize_mobile(as_text(values.get("mobile")))
+        mobile = normalize_mobile(narrow(as_text(values.get("mobile"))))
         row["mobile"] = mobile
         if mobile:
             try:
@@ -236,17 +241,18 @@ class Checker:
 
     def _customer_fields(self, values: dict[str, Any], row: dict[str, Any], problems: list[str]) -> None:
         raw_id = values.get("id_number")
+        given = raw_id not in ("", None)
         if isinstance(raw_id, int | float) and len(str(raw_id)) >= 15:
             problems.append(_("身份证号被 Excel 存成了数字,末几位已丢失;请把该列设为文本后重新填写"))
             raw_id = ""
-        id_number = as_text(raw_id).upper()
+        id_number = "".join(narrow(as_text(raw_id)).split()).upper()
         row["id_number"] = id_number
         if id_number:
             try:
                 validate_id_number(id_number)
             except ValidationError as exc:
                 problems.append(" ".join(exc.messages).rstrip("。"))
-        if not row["mobile"] and not id_number:
+        if not row["mobile"] and not given:
             problems.append(_("手机号和身份证号至少填写一项"))
         try:
             birthday = as_date(values.get("birthday"))
@@ -256,7 +262,7 @@ class Checker:
         if birthday and birthday > self.today:
             problems.append(_("生日晚于今天"))
         row["birthday"] = birthday
-        card = as_text(values.get("card_no")).upper()
+        card = "".join(narrow(as_text(values.get("card_no"))).split()).upper()
         if card and not CARD_RE.fullmatch(card):
             problems.append(_("会员卡号只能由字母、数字和 - 组成"))
         row["card_no"] = card or None
@@ -270,9 +276,9 @@ class Checker:
         row[f"{key}_id"] = None
         if not text:
             return
-        found = self.dicts[key].get(text)
+        found = self.dicts[key].get(fold(text))
         if found is None:
-            labels = "、".join(list(dict.fromkeys(k for k in self.dicts[key] if not k.isdigit()))[:12])
+            labels = self.dict_labels[key]
             problems.append(
                 _("未知的%(field)s「%(v)s」(可选:%(labels)s)")
                 % {"field": _column(self.kind, key), "v": text[:20], "labels": labels}
@@ -284,7 +290,8 @@ class Checker:
         if not text:
             owner = self.actor
         else:
-            matches = self.people.get(text, [])
+            key = fold(text)  # 张伟（销售二组）, as an input method types it, is 张伟(销售二组)
+            matches = self.people.get(key, [])
             if not matches:
                 problems.append(_("负责人「%(v)s」不是在职员工") % {"v": text[:20]})
                 return
@@ -296,13 +303,13 @@ class Checker:
         if not self._reaches(owner):
             # as written (a login name such as 张伟(销售二组) tells apart two people of one name)
             refusal = _("负责人「%(v)s」不在您的数据权限范围内") % {"v": text[:30] or owner.full_name}
-            mine = [u.username for u in self.namesakes.get(text, []) if self._reaches(u)]
+            mine = [u.username for u in self.namesakes.get(fold(text), []) if self._reaches(u)]
             if mine:  # 「张伟」 is the login of the one out of reach; the one meant may be his namesake within it
                 refusal += _(";您范围内同名的是「%(logins)s」,请填写其登录名") % {"logins": "」「".join(mine)}
             problems.append(refusal)
             return
-        if text in self.namesakes:
-            self.by_login.append((row, text))
+        if text and fold(text) in self.namesakes:
+            self.by_login.append((row, fold(text)))
         row["owner_id"], row["department_id"] = owner.pk, owner.department_id
 
     def _reaches(self, person: User) -> bool:
@@ -333,11 +340,11 @@ def _people() -> tuple[dict[str, list[User]], dict[str, list[User]]]:
     )
     out: dict[str, list[User]] = {}
     for u in users:
-        if u.full_name != u.username:
-            out.setdefault(u.full_name, []).append(u)
-    namesakes = {u.username: out[u.username] for u in users if u.username in out}
+        if fold(u.full_name) != fold(u.username):
+            out.setdefault(fold(u.full_name), []).append(u)
+    namesakes = {fold(u.username): out[fold(u.username)] for u in users if fold(u.username) in out}
     for u in users:
-        out[u.username] = [u]
+        out[fold(u.username)] = [u]
     return out, namesakes
 
 
@@ -401,7 +408,7 @@ def preview(*, actor: Any, kind: ImportKind, data: bytes, filename: str) -> Impo
         good=len(checked.good),
         problems=checked.problems,
         unused=table.unused,
-        notices=checked.notices,
+        notices=[*table.notices, *checked.notices],
     )
 
 

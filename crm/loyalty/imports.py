@@ -49,6 +49,7 @@ from crm.core.imports import (
     Table,
     as_text,
     named_few,
+    narrow,
     no_progress,
     original_values,
     read_table,
@@ -57,7 +58,7 @@ from crm.core.imports import (
     save_preview,
 )
 from crm.core.models import AuditAction, ImportBatch, ImportStatus
-from crm.core.validators import normalize_mobile
+from crm.core.validators import MOBILE_RE, normalize_mobile
 from crm.customers.models import Customer, CustomerStatus
 
 from . import selectors
@@ -293,8 +294,8 @@ class Checker:
         problems: list[str] = []
         values = {k: v.replace("\x00", "") if isinstance(v, str) else v for k, v in values.items()}  # NUL: noise
         row: dict[str, Any] = {
-            "card_no": _text(values.get("card_no")).translate(_WIDE).replace(" ", "").upper(),
-            "mobile": normalize_mobile(_text(values.get("mobile")).translate(_WIDE)),
+            "card_no": "".join(narrow(_text(values.get("card_no"))).split()).upper(),
+            "mobile": normalize_mobile(narrow(_text(values.get("mobile")))),
             "name": " ".join(_text(values.get("name")).split()),
         }
         self._moment(values.get("occurred_at"), row, problems)
@@ -380,7 +381,11 @@ class Checker:
         if mobile:
             matches = by_mobile.get(mobile, [])
             if member is not None:
-                if matches and all(m.pk != member.pk for m in matches):
+                # both given: they must name one member (a mobile of nobody's, or mistyped, is no confirmation)
+                if not MOBILE_RE.match(mobile):
+                    problems.append(_("手机号「%(v)s」格式不对") % {"v": mobile[:20]})
+                    return None
+                if member.mobile != mobile:
                     problems.append(
                         _("会员卡号「%(card)s」与手机号「%(mobile)s」不是同一位会员") % {"card": card, "mobile": mobile}
                     )
@@ -466,6 +471,7 @@ def preview(*, actor: Any, data: bytes, filename: str) -> ImportBatch:
         good=len(checked.good),
         problems=checked.problems,
         unused=table.unused,
+        notices=table.notices,
     )
 
 

@@ -367,6 +367,23 @@ def _import(actor: Any, rows: list[list[Any]], filename: str = "u.xlsx") -> Impo
     return imports.commit(actor=actor, batch=batch)
 
 
+def test_a_card_and_a_mobile_must_name_the_same_member(people: dict[str, Any]) -> None:
+    """Both given, the mobile confirms the card: one of nobody's, or mistyped, does not; full-width is read."""
+    make_member(people["张伟"], name="王建华", card_no="JSH2026100001", mobile="13900000001")
+    rows = [
+        ["会员卡号", "手机号", "消费时间", "金额", "消费类别", "订单号"],
+        ["JSH2026100001", "13912349876", ago(3), 100, "餐饮", "M-1"],  # nobody's mobile
+        ["JSH2026100001", "12345", ago(3), 100, "餐饮", "M-2"],
+        ["JSH2026100001", "abc", ago(3), 100, "餐饮", "M-3"],
+        ["ｊｓｈ２０２６１００００１", "１３９ ００００ ０００１", ago(3), 100, "餐饮", "M-4"],  # good: full-width
+    ]
+    batch = imports.preview(actor=people["李明"], data=xlsx(rows), filename="m.xlsx")
+    by_line = {p["line"]: ";".join(p["problems"]) for p in batch.problems}
+    assert (batch.imported, sorted(by_line)) == (1, [2, 3, 4]), by_line
+    assert by_line[2] == "会员卡号「JSH2026100001」与手机号「13912349876」不是同一位会员"
+    assert by_line[3] == "手机号「12345」格式不对" and by_line[4] == "手机号「abc」格式不对"
+
+
 def test_a_refusal_names_up_to_three_members_and_counts_the_rest(people: dict[str, Any]) -> None:
     zhang = people["张伟"]
     for name in ("丁", "丙", "乙", "甲", "甲"):  # two members named 甲
