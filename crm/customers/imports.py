@@ -376,12 +376,12 @@ def _existing(kind: ImportKind, rows: list[dict[str, Any]], viewer: Any) -> dict
     ids = sorted({r["id_number"] for r in rows if r.get("id_number")})
     cards = sorted({r["card_no"] for r in rows if r.get("card_no")})
     for leads in _matching(Lead.objects.exclude(status__in=(LeadStatus.CLOSED, LeadStatus.MERGED)), "mobile", mobiles):
-        for name, owner, mobile in leads.values_list("name", "owner__full_name", "mobile"):
+        for name, owner, mobile in leads.values_list("name", "owner__username", "mobile"):
             out.setdefault(("mobile", mobile), Duplicate("lead", name, owner or "", "mobile", mobile).describe(viewer))
     live = Customer.objects.exclude(status=CustomerStatus.MERGED)
     for key, values in (("mobile", mobiles), ("id_number", ids)):
         for found in _matching(live, key, values):
-            for name, owner, value in found.values_list("name", "owner__full_name", key):
+            for name, owner, value in found.values_list("name", "owner__username", key):
                 out.setdefault((key, value), Duplicate("customer", name, owner or "", key, value).describe(viewer))
     for found in _matching(Customer.objects.all(), "card_no", cards):
         for card in found.values_list("card_no", flat=True):

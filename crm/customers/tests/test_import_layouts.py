@@ -175,3 +175,10 @@ def test_the_file_of_rows_not_imported_goes_in_again_without_a_word_about_its_ow
     rows = [["行号", "姓名", "手机号", "问题"], [3, "改好", "13811110008", "手机号「1381111000」格式不对"]]
     batch = preview(people["李明"], workbook([("未导入的行", rows)]))
     assert (batch.imported, batch.unused_columns) == (1, [])
+
+
+def test_a_duplicate_names_its_owner_by_login_name(people: dict[str, Any]) -> None:
+    other = people["张伟(销售二组)"]
+    Customer.objects.create(name="二组客户", mobile="13811110009", registered_by=other, owner=other, status="formal")
+    batch = preview(people["王建国"], workbook([("客户", [["姓名", "手机号"], ["重复", "13811110009"]])]))
+    assert "已登记为客户「二组客户」(负责人:张伟(销售二组))" in batch.problems[0]["problems"][0]
