@@ -166,8 +166,9 @@ class CustomerForm(PartyForm):
             )
 
     def exclude_self(self) -> dict[str, int | None]:
+        """Not itself, nor the lead it came from (chosen on the registration, or the profile's own)."""
         lead = self.cleaned_data.get("lead")
-        return {"exclude_customer": self.instance.pk, "exclude_lead": lead.pk if lead else None}
+        return {"exclude_customer": self.instance.pk, "exclude_lead": lead.pk if lead else self.instance.lead_id}
 
     def clean_id_number(self) -> str:
         value = "".join((self.cleaned_data.get("id_number") or "").translate(DIGITS).split()).upper()

@@ -221,3 +221,25 @@ def test_a_switched_off_dictionary_item_stays_on_the_records_holding_it(
     assert source.pk not in [item.pk for item in new_form.fields["source"].queryset]  # not offered anew
     found = client_for("李明").get(reverse("customers:customer_list"), {"source": source.pk}).context["rows"]
     assert [row["obj"].pk for row in found] == [customer.pk]  # old records are still found by it
+
+
+def test_a_customer_converted_from_a_lead_is_no_duplicate_of_it(people: dict[str, Any]) -> None:
+    from crm.customers.forms import CustomerBasicForm
+
+    zhang = people["张伟"]
+    lead = Lead.objects.create(
+        name="王小明", mobile="13900005678", registered_by=zhang, owner=zhang, status="converted"
+    )
+    customer = _member(zhang)
+    Customer.objects.filter(pk=customer.pk).update(mobile=lead.mobile, lead=lead, name=lead.name)
+    customer.refresh_from_db()
+    data = {f"basic-{k}": v for k, v in {"name": customer.name, "mobile": customer.mobile, "gender": ""}.items()}
+    form = CustomerBasicForm(data, instance=customer, user=zhang, prefix="basic")
+    assert form.is_valid(), form.errors
+    assert not form.duplicates
+    other = Lead.objects.create(
+        name="另一人", mobile="13900009999", registered_by=zhang, owner=zhang, status="following"
+    )
+    data["basic-mobile"] = other.mobile  # a lead that is not its own still is
+    form = CustomerBasicForm(data, instance=customer, user=zhang, prefix="basic")
+    assert not form.is_valid() and "已登记为潜在客户「另一人」" in form.duplicates[0]
