@@ -1,11 +1,12 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.core import signing
 from django.db.models import Q, QuerySet
 from django.forms.models import ModelChoiceIterator
 from django.utils import timezone
@@ -33,6 +34,129 @@ class OneQueryChoiceIterator(ModelChoiceIterator):
             yield ("", self.field.empty_label)
         for obj in self.queryset.all():  # a fresh copy each time, as Django's own iterator reads afresh
             yield self.choice(obj)
+
+
+class KeepsOthersEdits(forms.ModelForm):
+    """An edit that does not undo what was saved meanwhile: from another tab, on the phone, by someone else.
+
+    The page carries, signed, the values it showed (``_seen``). On saving, a field the person left as shown but that
+    has changed since keeps its new value (``kept``: said with the 已保存); a field both changed, differently, is
+    refused with a sentence naming the value it now has, and the page shows the record as it now is beside what
+    was typed, so that a second 【保存】 is a choice made knowingly. A new record, or a page without the token,
+    saves as before."""
+
+    _SALT = "crm.core.forms.seen"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.kept: list[str] = []  # labels of the fields that kept a value saved meanwhile
+        self._tracked = [n for n in self.fields if n in {f.name for f in self._meta.model._meta.get_fields()}]
+        self._saved = self._stored_fingerprints() if self.instance.pk else {}
+        self._saved_values = {n: self._model_field(n).value_from_object(self.instance) for n in self._saved}
+        self.fields["_seen"] = forms.CharField(required=False, widget=forms.HiddenInput)
+        if self.instance.pk and not self.is_bound:
+            self.fields["_seen"].initial = signing.dumps({"pk": self.instance.pk, "v": self._saved}, salt=self._SALT)
+
+    def _model_field(self, name: str) -> Any:
+        return self._meta.model._meta.get_field(name)
+
+    def _stored_fingerprints(self) -> dict[str, str]:
+        out = {}
+        for name in self._tracked:
+            field = self._model_field(name)
+            if field.many_to_many:
+                out[name] = _pks(getattr(self.instance, name).all())
+            else:
+                out[name] = field.value_to_string(self.instance)
+        return out
+
+    def _seen(self) -> dict[str, str] | None:
+        try:
+            token = signing.loads(self.data.get(self.add_prefix("_seen"), ""), salt=self._SALT)
+        except signing.BadSignature:
+            return None
+        return token["v"] if token.get("pk") == self.instance.pk else None
+
+    def _post_clean(self) -> None:
+        super()._post_clean()  # type: ignore[misc]  # ModelForm's: builds the instance from the cleaned data
+        seen = self._seen() if self.instance.pk and self.is_bound else None
+        if not seen:
+            return
+        conflicts = []
+        for name in self._tracked:
+            field = self._model_field(name)
+            if name not in seen or name not in self.cleaned_data or self.fields[name].disabled:
+                continue
+            saved = self._saved[name]
+            if saved == seen[name]:
+                continue  # not changed since the page was shown
+            mine = _pks(self.cleaned_data[name]) if field.many_to_many else field.value_to_string(self.instance)
+            if mine == seen[name]:  # left as shown: what was saved meanwhile stays
+                if field.many_to_many:
+                    self.cleaned_data[name] = self._saved_values[name]
+                else:
+                    setattr(self.instance, field.attname, self._saved_values[name])
+                self.kept.append(str(self.fields[name].label))
+            elif mine != saved:
+                conflicts.append(name)
+        if conflicts:
+            self._refuse(conflicts)
+
+    def _refuse(self, conflicts: list[str]) -> None:
+        """Each field both changed: said; the page shows the record as saved now, except what the person typed in
+        those fields; the token is renewed, so that saving again keeps what was typed there."""
+        data = self.data.copy()  # type: ignore[attr-defined]  # a QueryDict
+        for name in self._tracked:
+            if name in conflicts or self.fields[name].disabled:
+                continue
+            key = self.add_prefix(name)
+            value = self.fields[name].prepare_value(self._saved_values[name])
+            if isinstance(self.fields[name].widget, forms.CheckboxInput):
+                if value:
+                    data[key] = "on"
+                else:
+                    data.pop(key, None)  # an unticked box posts nothing
+            elif self._model_field(name).many_to_many:
+                data.setlist(key, [str(pk) for pk in value or []])
+            else:
+                data[key] = "" if value is None else str(value)
+        data[self.add_prefix("_seen")] = signing.dumps({"pk": self.instance.pk, "v": self._saved}, salt=self._SALT)
+        self.data = data
+        for name in conflicts:
+            self.add_error(
+                name,
+                _(
+                    "您打开这一页之后,这一项已被修改为「%(now)s」(可能是别人,或您在另一个标签页中)。其他各项已换成现在的"
+                    "内容;要以您填的为准,请再点【保存】。"
+                )
+                % {"now": _shown(self.instance, self._model_field(name), self._saved_values[name]) or _("空")},
+            )
+
+
+def saved(message: str, form: Any) -> str:
+    """``message`` (已保存。), and which fields kept what was saved meanwhile (``KeepsOthersEdits.kept``)."""
+    kept = getattr(form, "kept", [])
+    if not kept:
+        return message
+    return message + _("「%(fields)s」在您打开这一页之后已被修改过,保留了修改后的内容。") % {
+        "fields": "」「".join(kept)
+    }
+
+
+def _pks(objects: Iterable[Any]) -> str:
+    return ",".join(sorted(str(getattr(o, "pk", o)) for o in objects or ()))
+
+
+def _shown(instance: Any, field: Any, value: Any) -> str:
+    """A stored value as the page shows it: a choice's label, a related record's name, a date."""
+    if field.many_to_many:
+        return "、".join(str(o) for o in value)
+    if field.choices:
+        return str(dict(field.flatchoices).get(value, value or ""))
+    if field.is_relation:
+        related = field.related_model._default_manager.filter(pk=value).first() if value is not None else None
+        return str(related or "")
+    return "" if value in (None, "") else str(value)
 
 
 class ModelMultipleChoiceField(forms.ModelMultipleChoiceField):

@@ -14,6 +14,7 @@ from django.utils.translation import pgettext_lazy
 from crm.accounts.models import User
 from crm.core.forms import (
     DateInput,
+    KeepsOthersEdits,
     ModelMultipleChoiceField,
     RowsFormSet,
     all_items_choice,
@@ -42,7 +43,7 @@ def past_date(value: date | None, what: Any) -> date | None:
     return value
 
 
-class PartyForm(forms.ModelForm):
+class PartyForm(KeepsOthersEdits):
     """The fields leads and customers share, cleaned as the club types them (full-width digits, spaces,
     +86), and the duplicate check: a mobile or ID number already registered is shown with its owner, and the
     form is saved only once the person confirms it is someone else."""
@@ -208,7 +209,7 @@ class CustomerBasicForm(CustomerForm):
         fields = [*CUSTOMER_FIELDS, "preferences", "taboos"]
 
 
-class HobbyForm(forms.ModelForm):
+class HobbyForm(KeepsOthersEdits):
     class Meta:
         model = Customer
         fields = ["hobbies", "hobby_note"]

@@ -16,6 +16,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
 
+from crm.core.forms import saved
 from crm.core.lists import Column
 from crm.core.masking import can_see_sensitive, mask_form
 from crm.core.views_base import Button, CrmView, ObjectListView, QuickFilter
@@ -526,7 +527,7 @@ class LeadDetailView(PartyDetailView):
         if not form.is_valid():
             return self.invalid(obj, "basic", basic_form=form)
         services.party_update(actor=self.request.user, obj=obj, form=form, request=self.request)
-        messages.success(self.request, _("已保存。"))
+        messages.success(self.request, saved(_("已保存。"), form))
         return None
 
     def do_close(self, obj: Lead) -> Any:
@@ -593,7 +594,7 @@ class CustomerDetailView(PartyDetailView):
         if not form.is_valid():
             return self.invalid(obj, "basic", basic_form=form)
         services.party_update(actor=self.request.user, obj=obj, form=form, request=self.request)
-        messages.success(self.request, _("已保存。"))
+        messages.success(self.request, saved(_("已保存。"), form))
         return None
 
     def do_hobbies(self, obj: Customer) -> Any:
@@ -601,7 +602,7 @@ class CustomerDetailView(PartyDetailView):
         if not form.is_valid():
             return self.invalid(obj, "hobbies", hobby_form=form)
         services.party_update(actor=self.request.user, obj=obj, form=form, request=self.request)
-        messages.success(self.request, _("兴趣爱好已保存。"))
+        messages.success(self.request, saved(_("兴趣爱好已保存。"), form))
         return None
 
     def do_parts(self, obj: Customer) -> Any:

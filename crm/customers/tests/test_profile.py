@@ -243,3 +243,76 @@ def test_a_customer_converted_from_a_lead_is_no_duplicate_of_it(people: dict[str
     data["basic-mobile"] = other.mobile  # a lead that is not its own still is
     form = CustomerBasicForm(data, instance=customer, user=zhang, prefix="basic")
     assert not form.is_valid() and "已登记为潜在客户「另一人」" in form.duplicates[0]
+
+
+def _as_shown(client: Any, url: str, form_name: str = "basic_form") -> dict[str, Any]:
+    """What a page's form posts back untouched: its fields as rendered, the signed token of what it showed too."""
+    form = client.get(url).context[form_name]
+    data: dict[str, Any] = {}
+    for bf in form:
+        value = bf.value()
+        if bf.field.disabled:
+            continue
+        if isinstance(value, bool):
+            if value:
+                data[bf.html_name] = "on"
+        elif isinstance(value, list | tuple):
+            data[bf.html_name] = [str(v) for v in value]
+        else:
+            data[bf.html_name] = "" if value is None else str(value)
+    return data
+
+
+def test_two_tabs_saving_one_customer_keep_each_other_s_changes(client_for: Any, people: dict[str, Any]) -> None:
+    customer = _member(people["张伟"])
+    Customer.objects.filter(pk=customer.pk).update(title="董事长", company="孙氏")
+    zhang = client_for("张伟")
+    url = reverse("customers:customer_detail", args=[customer.pk])
+    tab_a, tab_b = _as_shown(zhang, url), _as_shown(zhang, url)
+    r = zhang.post(url, {"_action": "save", **tab_a, "basic-title": "董事长-第一次"}, follow=True)
+    assert "已保存。" in r.content.decode()
+    r = zhang.post(url, {"_action": "save", **tab_b, "basic-company": "公司-第二次"}, follow=True)
+    assert "已保存。「职位」在您打开这一页之后已被修改过,保留了修改后的内容。" in r.content.decode()
+    customer.refresh_from_db()
+    assert (customer.title, customer.company) == ("董事长-第一次", "公司-第二次")
+
+
+def test_a_field_both_tabs_changed_is_refused_then_saved_when_saved_again(
+    client_for: Any, people: dict[str, Any]
+) -> None:
+    customer = _member(people["张伟"])
+    Customer.objects.filter(pk=customer.pk).update(title="董事长", company="孙氏")
+    zhang = client_for("张伟")
+    url = reverse("customers:customer_detail", args=[customer.pk])
+    tab_a, tab_b = _as_shown(zhang, url), _as_shown(zhang, url)
+    zhang.post(url, {"_action": "save", **tab_a, "basic-title": "总经理", "basic-company": "孙氏集团"})
+    r = zhang.post(url, {"_action": "save", **tab_b, "basic-title": "董事"})
+    assert r.status_code == 422
+    page = r.content.decode()
+    assert "这一项已被修改为「总经理」" in page
+    customer.refresh_from_db()
+    assert (customer.title, customer.company) == ("总经理", "孙氏集团")  # nothing written by the refusal
+    form = r.context["basic_form"]
+    assert (form["title"].value(), form["company"].value()) == ("董事", "孙氏集团")  # typed, and the rest as now
+    zhang.post(url, {**_bound(form), "_action": "save"})
+    customer.refresh_from_db()
+    assert (customer.title, customer.company) == ("董事", "孙氏集团")
+
+
+def _bound(form: Any) -> dict[str, Any]:
+    """A bound form's data, as the page it re-renders would post it again."""
+    return {k: form.data.getlist(k) if len(form.data.getlist(k)) > 1 else form.data.get(k) for k in form.data}
+
+
+def test_hobbies_saved_in_another_tab_stay_when_the_note_is_saved(client_for: Any, people: dict[str, Any]) -> None:
+    customer = _member(people["张伟"])
+    golf = DictItem.objects.filter(dict_type__code="hobby").first()
+    assert golf is not None
+    zhang = client_for("张伟")
+    url = reverse("customers:customer_detail", args=[customer.pk])
+    tab_a, tab_b = _as_shown(zhang, url, "hobby_form"), _as_shown(zhang, url, "hobby_form")
+    zhang.post(url, {"_action": "hobbies", **tab_a, "hobby-hobbies": [str(golf.pk)]})
+    assert list(customer.hobbies.all()) == [golf]
+    zhang.post(url, {"_action": "hobbies", **tab_b, "hobby-hobby_note": "周末打球"})
+    customer.refresh_from_db()
+    assert (list(customer.hobbies.all()), customer.hobby_note) == ([golf], "周末打球")

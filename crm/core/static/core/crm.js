@@ -288,6 +288,88 @@
     var pane = e.detail.target.closest && e.detail.target.closest(".crm-pane");
     if (pane && e.detail.target === pane) { delete pane.dataset.dirty; }
   });
+  // What was typed is kept when the login ran out under it: a form posted to a session that has ended is answered
+  // with a redirect to the login page (HX-Redirect), and the form's fields go to this browser tab's storage first.
+  // Logged in again, the workspace reopens its tabs; the form, shown again, gets them back, with a word saying so.
+  var DRAFTS = "crm-drafts";
+  var DRAFT_HOURS = 12;
+  function draftKey(form) {  // the address it posts to, and its id or else the names of its fields
+    var names = drafted(form).map(function (el) { return el.name + (el.name === "_part" ? "=" + el.value : ""); });
+    return (form.getAttribute("hx-post") || form.getAttribute("action") || location.pathname) + "#" +
+      (form.id || names.filter(function (n, i) { return names.indexOf(n) === i; }).join(","));
+  }
+  function drafted(form) {
+    return Array.prototype.filter.call(form.elements, function (el) {
+      return el.name && !el.disabled && el.name !== "csrfmiddlewaretoken" &&
+        ["password", "file", "submit", "button", "reset"].indexOf(el.type) < 0;
+    });
+  }
+  function readDrafts() {
+    var all = JSON.parse(sessionStorage.getItem(DRAFTS) || "{}");
+    Object.keys(all).forEach(function (k) {
+      if (Date.now() - all[k].at > DRAFT_HOURS * 3600e3) { delete all[k]; }
+    });
+    return all;
+  }
+  function keepDraft(form) {
+    var fields = {};
+    drafted(form).forEach(function (el) {
+      if (el.type === "checkbox" || el.type === "radio") {
+        fields[el.name] = (fields[el.name] || []).concat(el.checked ? [el.value] : []);
+      } else if (el.multiple) {
+        fields[el.name] = Array.prototype.filter.call(el.options, function (o) { return o.selected; })
+          .map(function (o) { return o.value; });
+      } else {
+        fields[el.name] = el.value;
+      }
+    });
+    var all = readDrafts();
+    all[draftKey(form)] = { at: Date.now(), fields: fields };
+    sessionStorage.setItem(DRAFTS, JSON.stringify(all));
+  }
+  function restoreDrafts(root) {
+    if (!root.querySelectorAll || !sessionStorage.getItem(DRAFTS)) { return; }
+    var all = readDrafts();
+    root.querySelectorAll("form[method=post]").forEach(function (form) {
+      var draft = all[draftKey(form)];
+      if (!draft) { return; }
+      delete all[draftKey(form)];
+      drafted(form).forEach(function (el) {
+        if (!(el.name in draft.fields)) { return; }
+        var value = draft.fields[el.name];
+        if (el.type === "checkbox" || el.type === "radio") {
+          el.checked = value.indexOf(el.value) >= 0;
+        } else if (el.multiple) {
+          Array.prototype.forEach.call(el.options, function (o) { o.selected = value.indexOf(o.value) >= 0; });
+        } else {
+          el.value = value;
+        }
+      });
+      var note = document.createElement("div");
+      note.className = "alert alert-info py-2 small";
+      note.setAttribute("role", "status");
+      note.dataset.testid = "draft-restored";
+      note.textContent = tabs.dataset.draftLabel || "";
+      form.prepend(note);
+      var pane = form.closest(".crm-pane");
+      if (pane) { pane.dataset.dirty = "1"; }
+      var panel = form.closest(".tab-pane");  // a record's tab (跟踪记录): brought to the front
+      var trigger = panel && !panel.classList.contains("active") &&
+        document.querySelector('[data-bs-target="#' + panel.id + '"]');
+      if (trigger && window.bootstrap) { window.bootstrap.Tab.getOrCreateInstance(trigger).show(); }
+    });
+    sessionStorage.setItem(DRAFTS, JSON.stringify(all));
+  }
+  document.body.addEventListener("htmx:beforeOnLoad", function (e) {
+    var xhr = e.detail.xhr;
+    var to = xhr && xhr.getResponseHeader("HX-Redirect");
+    var form = e.detail.elt && (e.detail.elt.tagName === "FORM" ? e.detail.elt : e.detail.elt.closest("form"));
+    if (to && to.indexOf(tabs.dataset.loginUrl) === 0 && form &&
+        (e.detail.requestConfig.verb || "").toLowerCase() === "post") {
+      keepDraft(form);
+    }
+  });
+  document.body.addEventListener("htmx:load", function (e) { restoreDrafts(e.detail.elt || e.target); });
   document.addEventListener("dblclick", function (e) {
     if (e.target.closest("td.crm-tick")) { return; }  // ticking a row twice is not opening it
     var tr = e.target.closest("tr[data-href]");
