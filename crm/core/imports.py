@@ -124,6 +124,13 @@ def _read_workbook(data: bytes) -> Iterator[tuple[str, list[list[Any]]]]:
     """The workbook's visible worksheets, in order, each as its name and its rows (read when asked for). A hidden
     sheet is not read: it is where staff keep what they do not mean to import. A merged cell's value is in each
     row the merge covers (see ``_fill_merged``)."""
+    book, sheets = _open_workbook(data)
+    for index, name in sheets:
+        yield name, _read_sheet(book, index)
+
+
+def _open_workbook(data: bytes) -> tuple[Any, list[tuple[int, str]]]:
+    """The workbook, and the index and name of each of its visible worksheets."""
     from python_calamine import CalamineWorkbook, SheetTypeEnum, SheetVisibleEnum
 
     try:
@@ -137,14 +144,17 @@ def _read_workbook(data: bytes) -> Iterator[tuple[str, list[list[Any]]]]:
         raise ImportFileError(_("无法读取这个 Excel 文件(可能已损坏或加了密码);请另存为 .xlsx 后重试。")) from None
     if not sheets:
         raise ImportFileError(_("文件里没有可见的工作表。"))
-    for index, name in sheets:
-        try:
-            sheet = book.get_sheet_by_index(index)
-            rows = sheet.to_python(skip_empty_area=False)
-            merged = sheet.merged_cell_ranges or []
-        except Exception:
-            raise ImportFileError(_("无法读取这个 Excel 文件(可能已损坏或加了密码);请另存为 .xlsx 后重试。")) from None
-        yield name, _fill_merged(rows, merged)
+    return book, sheets
+
+
+def _read_sheet(book: Any, index: int) -> list[list[Any]]:
+    try:
+        sheet = book.get_sheet_by_index(index)
+        rows = sheet.to_python(skip_empty_area=False)
+        merged = sheet.merged_cell_ranges or []
+    except Exception:
+        raise ImportFileError(_("无法读取这个 Excel 文件(可能已损坏或加了密码);请另存为 .xlsx 后重试。")) from None
+    return _fill_merged(rows, merged)
 
 
 def _fill_merged(rows: list[list[Any]], merged: Iterable[tuple[tuple[int, int], tuple[int, int]]]) -> list[list[Any]]:
@@ -207,7 +217,11 @@ def read_sheets(data: bytes, filename: str = "") -> Iterator[tuple[str, list[lis
     else:
         sheets = [("", _read_csv(data))]
     for name, raw in sheets:
-        yield name, [[clean_cell(c) for c in row] for row in raw]
+        yield name, _clean_rows(raw)
+
+
+def _clean_rows(raw: list[list[Any]]) -> list[list[Any]]:
+    return [[clean_cell(c) for c in row] for row in raw]
 
 
 def read_rows(data: bytes, filename: str = "") -> list[list[Any]]:
