@@ -82,7 +82,7 @@ class KeepsOthersEdits(forms.ModelForm):
         seen = self._seen() if self.instance.pk and self.is_bound else None
         if not seen:
             return
-        conflicts = []
+        conflicts, kept = [], []
         for name in self._tracked:
             field = self._model_field(name)
             if name not in seen or name not in self.cleaned_data or self.fields[name].disabled:
@@ -96,19 +96,20 @@ class KeepsOthersEdits(forms.ModelForm):
                     self.cleaned_data[name] = self._saved_values[name]
                 else:
                     setattr(self.instance, field.attname, self._saved_values[name])
-                self.kept.append(str(self.fields[name].label))
+                kept.append(name)
             elif mine != saved:
                 conflicts.append(name)
         if conflicts:
-            self._refuse(conflicts)
+            self._refuse(conflicts, kept)
+        else:
+            self.kept = [str(self.fields[name].label) for name in kept]
 
-    def _refuse(self, conflicts: list[str]) -> None:
-        """Each field both changed: said; the page shows the record as saved now, except what the person typed in
-        those fields; the token is renewed, so that saving again keeps what was typed there."""
+    def _refuse(self, conflicts: list[str], kept: list[str]) -> None:
+        """Each field both changed: said. The page shows what the person typed, and, in the fields changed meanwhile
+        that the person left as shown, what they hold now; the token is renewed, so that saving again keeps what
+        was typed."""
         data = self.data.copy()  # type: ignore[attr-defined]  # a QueryDict
-        for name in self._tracked:
-            if name in conflicts or self.fields[name].disabled:
-                continue
+        for name in kept:
             key = self.add_prefix(name)
             value = self.fields[name].prepare_value(self._saved_values[name])
             if isinstance(self.fields[name].widget, forms.CheckboxInput):
@@ -126,8 +127,8 @@ class KeepsOthersEdits(forms.ModelForm):
             self.add_error(
                 name,
                 _(
-                    "您打开这一页之后,这一项已被修改为「%(now)s」(可能是别人,或您在另一个标签页中)。其他各项已换成现在的"
-                    "内容;要以您填的为准,请再点【保存】。"
+                    "您打开这一页之后,这一项已被修改为「%(now)s」(可能是别人,或您在另一个标签页中)。您没有改动的各项已"
+                    "换成现在的内容;要以您填的为准,请再点【保存】。"
                 )
                 % {"now": _shown(self.instance, self._model_field(name), self._saved_values[name]) or _("空")},
             )

@@ -286,17 +286,18 @@ def test_a_field_both_tabs_changed_is_refused_then_saved_when_saved_again(
     url = reverse("customers:customer_detail", args=[customer.pk])
     tab_a, tab_b = _as_shown(zhang, url), _as_shown(zhang, url)
     zhang.post(url, {"_action": "save", **tab_a, "basic-title": "总经理", "basic-company": "孙氏集团"})
-    r = zhang.post(url, {"_action": "save", **tab_b, "basic-title": "董事"})
+    r = zhang.post(url, {"_action": "save", **tab_b, "basic-title": "董事", "basic-address": "静安区"})
     assert r.status_code == 422
     page = r.content.decode()
     assert "这一项已被修改为「总经理」" in page
     customer.refresh_from_db()
     assert (customer.title, customer.company) == ("总经理", "孙氏集团")  # nothing written by the refusal
     form = r.context["basic_form"]
-    assert (form["title"].value(), form["company"].value()) == ("董事", "孙氏集团")  # typed, and the rest as now
+    # what was typed stays; what changed meanwhile and was left as shown is as it is now
+    assert (form["title"].value(), form["address"].value(), form["company"].value()) == ("董事", "静安区", "孙氏集团")
     zhang.post(url, {**_bound(form), "_action": "save"})
     customer.refresh_from_db()
-    assert (customer.title, customer.company) == ("董事", "孙氏集团")
+    assert (customer.title, customer.address, customer.company) == ("董事", "静安区", "孙氏集团")
 
 
 def _bound(form: Any) -> dict[str, Any]:
