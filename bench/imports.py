@@ -301,7 +301,8 @@ class Phases:
             (core, "_open_workbook", "open_workbook"),
             (core, "_read_sheet", "read_sheet"),
             (core, "_clean_rows", "clean_rows"),
-            (ours, "read_table", "read_table"),
+            (ours, "read_table", "read_table"),  # the preview's
+            (core, "read_table", "read_table"),  # the commit's (``reread_for_commit``)
             (ours.Checker, "check", "check"),
             (ours.Checker, "_row", "check_rows"),
             (ours, "_existing", "check_existing"),
