@@ -50,9 +50,12 @@ class KeepsOthersEdits(forms.ModelForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.kept: list[str] = []  # labels of the fields that kept a value saved meanwhile
-        self._tracked = [n for n in self.fields if n in {f.name for f in self._meta.model._meta.get_fields()}]
-        self._saved = self._stored_fingerprints() if self.instance.pk else {}
-        self._saved_values = {n: self._model_field(n).value_from_object(self.instance) for n in self._saved}
+        names = {f.name for f in self._meta.model._meta.get_fields()}
+        self._tracked = [n for n in self.fields if n in names]
+        # the values stored now, and their fingerprints (what the page's token holds)
+        stored = self._tracked if self.instance.pk else []
+        self._saved_values = {n: self._model_field(n).value_from_object(self.instance) for n in stored}
+        self._saved = {n: self._fingerprint(n, v) for n, v in self._saved_values.items()}
         self.fields["_seen"] = forms.CharField(required=False, widget=forms.HiddenInput)
         if self.instance.pk and not self.is_bound:
             self.fields["_seen"].initial = signing.dumps({"pk": self.instance.pk, "v": self._saved}, salt=self._SALT)
@@ -60,15 +63,9 @@ class KeepsOthersEdits(forms.ModelForm):
     def _model_field(self, name: str) -> Any:
         return self._meta.model._meta.get_field(name)
 
-    def _stored_fingerprints(self) -> dict[str, str]:
-        out = {}
-        for name in self._tracked:
-            field = self._model_field(name)
-            if field.many_to_many:
-                out[name] = _pks(getattr(self.instance, name).all())
-            else:
-                out[name] = field.value_to_string(self.instance)
-        return out
+    def _fingerprint(self, name: str, value: Any) -> str:
+        field = self._model_field(name)
+        return _pks(value) if field.many_to_many else field.value_to_string(self.instance)
 
     def _seen(self) -> dict[str, str] | None:
         try:
