@@ -65,4 +65,8 @@ def test_a_follow_up_typed_when_the_login_ran_out_comes_back_after_logging_in(
 
     zhang.reload()  # kept once: the draft is gone now that it was shown
     tab(zhang, "钱总").click()
-    expect(active_pane(zhang).get_by_test_id("draft-restored")).to_have_count(0)
+    pane = active_pane(zhang)
+    expect(pane.get_by_role("heading", name="钱总")).to_be_visible()  # loaded: no request left in flight
+    expect(pane.get_by_test_id("followup-form")).to_be_attached()
+    expect(pane.get_by_test_id("draft-restored")).to_have_count(0)
+    zhang.wait_for_load_state("networkidle")
